@@ -1,0 +1,27 @@
+"""notifclf: sort notifications into the user's folders and priorities, offline, on a CPU."""
+
+from .classifier import Classifier
+from .errors import (
+    CacheError,
+    GrammarError,
+    InvalidFoldersError,
+    InvalidNotificationError,
+    ModelIntegrityError,
+    ModelNotFoundError,
+    NotifclfError,
+    OutputValidationError,
+    PromptTooLongError,
+)
+from .folders import DEFAULT_FOLDERS, Folder, load_folders_file
+from .notification import Notification
+from .registry import ModelSpec, available_models
+from .result import Classification
+from .schema import output_schema
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CacheError", "Classification", "Classifier", "DEFAULT_FOLDERS", "Folder", "GrammarError", "InvalidFoldersError",
+    "InvalidNotificationError", "ModelIntegrityError", "ModelNotFoundError", "ModelSpec", "NotifclfError", "Notification",
+    "OutputValidationError", "PromptTooLongError", "__version__", "available_models", "load_folders_file", "output_schema",
+]

@@ -1,0 +1,134 @@
+"""The model cache: where assembled models live, SHA-256 checks, and atomic writes."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import CacheError, ModelIntegrityError
+
+GGUF_MAGIC = b"GGUF"
+_CHUNK = 4 * 1024 * 1024
+
+
+def default_cache_dir() -> Path:
+    """The platform's per-user cache directory for notifclf."""
+    if sys.platform == "win32":
+        root = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        root = Path.home() / "Library" / "Caches"
+    else:
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "notifclf"
+
+
+def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The cache directory: the argument, then ``NOTIFCLF_CACHE``, then the platform cache dir."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    env = os.environ.get("NOTIFCLF_CACHE")
+    return Path(env).expanduser() if env else default_cache_dir()
+
+
+def sha256_file(path: Path, progress: "object | None" = None) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(_CHUNK):
+            digest.update(block)
+            if progress is not None:
+                progress.update(len(block))  # type: ignore[attr-defined]
+    return digest.hexdigest()
+
+
+def check_gguf_header(path: Path) -> None:
+    """Raise :class:`ModelIntegrityError` unless ``path`` starts like a GGUF file."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise ModelIntegrityError(f"cannot read model file {path}: {exc.strerror or exc}") from exc
+    if len(head) < 8 or head[:4] != GGUF_MAGIC:
+        raise ModelIntegrityError(f"{path} is not a GGUF file (bad magic {head[:4]!r}); it is corrupted or of another format")
+
+
+def _stamp_path(path: Path) -> Path:
+    return path.with_name(path.name + ".verified")
+
+
+def _fingerprint(path: Path) -> dict[str, int]:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def verify_file(path: Path, *, sha256: str | None, size: int | None, full: bool = False) -> None:
+    """Check a model file before llama.cpp sees it.
+
+    Size and GGUF magic are always checked. The SHA-256 is computed when ``full`` is set or when the file changed
+    since it was last verified (a ``.verified`` stamp records size and mtime), so cold starts stay fast.
+    """
+    if not path.is_file():
+        raise ModelIntegrityError(f"model file {path} does not exist")
+    actual_size = path.stat().st_size
+    if size is not None and actual_size != size:
+        raise ModelIntegrityError(f"{path} is {actual_size:,} bytes, expected {size:,}: truncated or wrong file; delete it to rebuild")
+    check_gguf_header(path)
+    if sha256 is None:
+        return
+    stamp = _stamp_path(path)
+    if not full:
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(stamp.read_text()) == {"sha256": sha256, **_fingerprint(path)}:
+                return
+    actual = sha256_file(path)
+    if actual != sha256:
+        raise ModelIntegrityError(f"{path} has SHA-256 {actual}, expected {sha256}: corrupted or wrong file; delete it to rebuild")
+    record_verified(path, sha256)
+
+
+def record_verified(path: Path, sha256: str) -> None:
+    """Remember that ``path`` (at its current size and mtime) has SHA-256 ``sha256``."""
+    with contextlib.suppress(OSError):
+        _stamp_path(path).write_text(json.dumps({"sha256": sha256, **_fingerprint(path)}))
+
+
+def ensure_writable_dir(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CacheError(f"cannot create cache directory {directory}: {exc.strerror or exc}; "
+                         "pass cache_dir= or set NOTIFCLF_CACHE to a writable directory") from exc
+    if not os.access(directory, os.W_OK):
+        raise CacheError(f"cache directory {directory} is not writable; pass cache_dir= or set NOTIFCLF_CACHE to a writable directory")
+
+
+@contextlib.contextmanager
+def atomic_output(target: Path) -> Iterator[BinaryIO]:
+    """Write ``target`` through a temporary file in the same directory, renamed into place only on success.
+
+    A crash, an exception or a full disk leaves no file at ``target`` (and no temporary file behind).
+    """
+    ensure_writable_dir(target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+            raise CacheError(f"cannot write {target}: {exc.strerror}; free space or choose another cache_dir") from exc
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

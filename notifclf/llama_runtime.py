@@ -1,0 +1,237 @@
+"""A thin, owned layer over llama.cpp's C API (through llama-cpp-python's ctypes bindings).
+
+It loads one model with one context, tokenizes, decodes token batches into numbered sequences, saves and restores
+a sequence's KV state, and reads logits. Everything notifclf does with llama.cpp goes through here.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+import llama_cpp.llama_cpp as C
+
+from .errors import GrammarError, ModelIntegrityError, NotifclfError
+
+logger = logging.getLogger("notifclf")
+_llama_logger = logging.getLogger("notifclf.llama")
+_LEVELS = {0: logging.CRITICAL, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR, 4: logging.DEBUG, 5: logging.DEBUG}
+
+
+@C.llama_log_callback
+def _log_to_logging(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+    # llama.cpp's own chatter goes to the "notifclf.llama" logger at DEBUG: quiet unless asked for.
+    if _llama_logger.isEnabledFor(logging.DEBUG):
+        _llama_logger.debug("%s", text.decode("utf-8", errors="replace").rstrip())
+
+
+_init_lock = threading.Lock()
+_initialized = False
+
+
+def _init_backend() -> None:
+    global _initialized
+    with _init_lock:
+        if not _initialized:
+            C.llama_log_set(_log_to_logging, ctypes.c_void_p(0))
+            C.llama_backend_init()
+            _initialized = True
+
+
+def default_threads() -> int:
+    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)))
+
+
+class LlamaRuntime:
+    """One llama.cpp model and its context. Not thread-safe: callers serialize access (the Classifier holds a lock)."""
+
+    def __init__(self, path: Path, *, n_threads: int | None = None) -> None:
+        _init_backend()
+        self.path = path
+        self.n_threads = n_threads or default_threads()
+        mparams = C.llama_model_default_params()
+        mparams.use_mmap = True
+        self._model = C.llama_model_load_from_file(str(path).encode("utf-8"), mparams)
+        if not self._model:
+            raise ModelIntegrityError(f"llama.cpp could not load {path}: not a valid GGUF model of a supported architecture")
+        self._vocab = C.llama_model_get_vocab(self._model)
+        self.n_vocab = int(C.llama_vocab_n_tokens(self._vocab))
+        self.n_ctx_train = int(C.llama_model_n_ctx_train(self._model))
+        self.bos_id = int(C.llama_vocab_bos(self._vocab))
+        self.add_bos = bool(C.llama_vocab_get_add_bos(self._vocab))
+        self._ctx = None
+        self._batch = None
+        self.n_ctx = 0
+
+    def open_context(self, *, n_ctx: int, n_batch: int = 512, n_seq_max: int = 1) -> None:
+        """(Re)create the context; any KV state of an earlier context is gone."""
+        self._close_context()
+        cparams = C.llama_context_default_params()
+        cparams.n_ctx = n_ctx
+        cparams.n_batch = n_batch
+        cparams.n_ubatch = n_batch
+        cparams.n_seq_max = n_seq_max
+        cparams.n_threads = self.n_threads
+        cparams.n_threads_batch = self.n_threads
+        cparams.no_perf = True
+        self._ctx = C.llama_init_from_model(self._model, cparams)
+        if not self._ctx:
+            raise NotifclfError(f"llama.cpp could not create a context of {n_ctx} tokens for {self.path}")
+        self.n_ctx = int(C.llama_n_ctx(self._ctx))
+        self.n_batch = n_batch
+        self.n_seq_max = n_seq_max
+        self._mem = C.llama_get_memory(self._ctx)
+        self._batch = C.llama_batch_init(n_batch, 0, n_seq_max)
+
+    # -- metadata ---------------------------------------------------------------------------------------------
+    def metadata(self, key: str) -> str | None:
+        size = 1 << 16
+        buf = ctypes.create_string_buffer(size)
+        n = C.llama_model_meta_val_str(self._model, key.encode(), buf, size)
+        if n < 0:
+            return None
+        if n >= size:
+            buf = ctypes.create_string_buffer(n + 1)
+            C.llama_model_meta_val_str(self._model, key.encode(), buf, n + 1)
+        return buf.value.decode("utf-8", errors="replace")
+
+    def chat_template(self) -> str | None:
+        raw = C.llama_model_chat_template(self._model, None)
+        return raw.decode("utf-8") if raw else None
+
+    def token_text(self, token: int) -> str:
+        return self.piece(token, special=True).decode("utf-8", errors="replace")
+
+    # -- tokens -----------------------------------------------------------------------------------------------
+    def tokenize(self, text: str, *, special: bool, add_bos: bool = False) -> list[int]:
+        """Tokenize ``text``; ``special`` parses special tokens such as ``<|im_start|>`` (never for user data)."""
+        data = text.encode("utf-8")
+        n_max = len(data) + 8
+        buf = (C.llama_token * n_max)()
+        n = C.llama_tokenize(self._vocab, data, len(data), buf, n_max, add_bos, special)
+        if n < 0:
+            n_max = -n
+            buf = (C.llama_token * n_max)()
+            n = C.llama_tokenize(self._vocab, data, len(data), buf, n_max, add_bos, special)
+        if n < 0:
+            raise NotifclfError(f"tokenization failed for a text of {len(data)} bytes")
+        return list(buf[:n])
+
+    def piece(self, token: int, *, special: bool = False) -> bytes:
+        buf = ctypes.create_string_buffer(64)
+        n = C.llama_token_to_piece(self._vocab, token, buf, 64, 0, special)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = C.llama_token_to_piece(self._vocab, token, buf, -n, 0, special)
+        return buf.raw[:n]
+
+    def is_eog(self, token: int) -> bool:
+        return bool(C.llama_vocab_is_eog(self._vocab, token))
+
+    # -- decoding ---------------------------------------------------------------------------------------------
+    def decode(self, items: list[tuple[int, int, int, bool]]) -> None:
+        """Decode ``(token, position, seq_id, want_logits)`` items, in chunks of ``n_batch``.
+
+        Logits of the items marked ``want_logits`` are then readable by their index in the last chunk; callers that
+        need logits keep each call within one chunk.
+        """
+        batch = self._batch
+        for start in range(0, len(items), self.n_batch):
+            chunk = items[start:start + self.n_batch]
+            for i, (token, pos, seq, want) in enumerate(chunk):
+                batch.token[i] = token
+                batch.pos[i] = pos
+                batch.n_seq_id[i] = 1
+                batch.seq_id[i][0] = seq
+                batch.logits[i] = want
+            batch.n_tokens = len(chunk)
+            rc = C.llama_decode(self._ctx, batch)
+            if rc != 0:
+                raise NotifclfError(f"llama_decode failed with code {rc} (context of {self.n_ctx} tokens full?)")
+
+    def decode_sequence(self, tokens: list[int], *, start: int, seq_id: int = 0) -> None:
+        """Decode ``tokens`` at positions ``start..`` of one sequence, keeping the logits of the last one."""
+        last = len(tokens) - 1
+        self.decode([(t, start + i, seq_id, i == last) for i, t in enumerate(tokens)])
+
+    def logits(self, index: int) -> np.ndarray:
+        """The logits of output ``index`` of the last decode (``-1`` for the last), as a fresh float32 array."""
+        ptr = C.llama_get_logits_ith(self._ctx, index)
+        if not ptr:
+            raise NotifclfError(f"no logits for output {index}")
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
+
+    # -- KV memory --------------------------------------------------------------------------------------------
+    def truncate(self, seq_id: int, keep: int) -> None:
+        """Drop positions ``keep..`` of a sequence (``keep=0`` empties it)."""
+        C.llama_memory_seq_rm(self._mem, seq_id, keep, -1)
+
+    def copy_sequence(self, src: int, dst: int, upto: int) -> None:
+        C.llama_memory_seq_rm(self._mem, dst, -1, -1)
+        C.llama_memory_seq_cp(self._mem, src, dst, 0, upto)
+
+    def save_sequence(self, seq_id: int) -> bytes:
+        size = C.llama_state_seq_get_size(self._ctx, seq_id)
+        buf = (ctypes.c_uint8 * size)()
+        n = C.llama_state_seq_get_data(self._ctx, buf, size, seq_id)
+        return bytes(buf[:n])
+
+    def restore_sequence(self, seq_id: int, state: bytes) -> None:
+        self.truncate(seq_id, 0)
+        buf = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+        if C.llama_state_seq_set_data(self._ctx, buf, len(state), seq_id) == 0:
+            raise NotifclfError("llama.cpp refused to restore a cached prompt state")
+
+    # -- grammar ----------------------------------------------------------------------------------------------
+    def grammar_sampler(self, gbnf: str) -> "GrammarSampler":
+        return GrammarSampler(self, gbnf)
+
+    def _close_context(self) -> None:
+        if getattr(self, "_batch", None) is not None:
+            C.llama_batch_free(self._batch)
+            self._batch = None
+        if getattr(self, "_ctx", None):
+            C.llama_free(self._ctx)
+            self._ctx = None
+
+    def close(self) -> None:
+        self._close_context()
+        if getattr(self, "_model", None):
+            C.llama_model_free(self._model)
+            self._model = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class GrammarSampler:
+    """Greedy sampling constrained by a compiled GBNF grammar. A grammar that fails to compile raises GrammarError."""
+
+    def __init__(self, runtime: LlamaRuntime, gbnf: str) -> None:
+        self._runtime = runtime
+        grammar = C.llama_sampler_init_grammar(runtime._vocab, gbnf.encode("utf-8"), b"root")
+        if not grammar:
+            raise GrammarError("the output grammar failed to compile in llama.cpp; refusing to decode without it:\n" + gbnf)
+        self._chain = C.llama_sampler_chain_init(C.llama_sampler_chain_default_params())
+        C.llama_sampler_chain_add(self._chain, grammar)
+        C.llama_sampler_chain_add(self._chain, C.llama_sampler_init_greedy())
+
+    def reset(self) -> None:
+        C.llama_sampler_reset(self._chain)
+
+    def sample(self, index: int = -1) -> int:
+        """Pick and accept the best grammar-allowed token from output ``index`` of the last decode."""
+        return int(C.llama_sampler_sample(self._chain, self._runtime._ctx, index))
+
+    def close(self) -> None:
+        if getattr(self, "_chain", None):
+            C.llama_sampler_free(self._chain)
+            self._chain = None
+
+    def __del__(self) -> None:
+        self.close()

