@@ -30,8 +30,7 @@ _WS = re.compile(r"\s+")
 
 def clean_text(text: str) -> str:
     """Drop control and invisible format characters (zero-width, bidi marks), collapse whitespace."""
-    kept = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
-                   for ch in text if unicodedata.category(ch) not in ("Cf", "Cs", "Co"))
+    kept = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co"))
     return _WS.sub(" ", kept).strip()
 
 

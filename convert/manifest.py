@@ -1,0 +1,96 @@
+"""The manifest written beside each built model: what it is, what it was built from, and by what."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+from importlib import metadata as _md
+from pathlib import Path
+from typing import Any
+
+from .errors import ConvertError
+from .hashing import sha256_file
+
+MANIFEST_SUFFIX = ".manifest.json"
+FORMAT = 1
+
+
+def manifest_path(model: str | Path) -> Path:
+    """``model.gguf`` -> ``model.gguf.manifest.json``."""
+    model = Path(model)
+    return model.with_name(model.name + MANIFEST_SUFFIX)
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return _md.version(dist)
+    except _md.PackageNotFoundError:
+        return None
+
+
+def tool_versions() -> dict[str, str | None]:
+    from . import __version__
+
+    return {
+        "name": "notifclf-convert",
+        "version": __version__,
+        "gguf": _version("gguf"),
+        "llama_cpp_python": _version("llama_cpp_python"),
+        "numpy": _version("numpy"),
+    }
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a text file through a temporary file in the same directory and ``os.replace``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def build_manifest(model: Path, *, quant: str, base: dict[str, Any], adapter: dict[str, Any] | None,
+                   sha256: str | None = None) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "file": model.name,
+        "sha256": sha256 or sha256_file(model),
+        "size": model.stat().st_size,
+        "quant": quant,
+        "architecture": base.get("architecture"),
+        "base": base,
+        "adapter": adapter,
+        "tool": tool_versions(),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def write_manifest(model: Path, manifest: dict[str, Any]) -> Path:
+    path = manifest_path(model)
+    write_atomic(path, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    return path
+
+
+def read_manifest(model: str | Path) -> dict[str, Any]:
+    path = manifest_path(model)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ConvertError(f"{path}: cannot read manifest: {e}") from e
+    if not isinstance(data, dict) or "sha256" not in data:
+        raise ConvertError(f"{path}: not a convert manifest")
+    return data
+
+
+def verify(model: str | Path) -> dict[str, Any]:
+    """Check a built model against its manifest (size and SHA-256); returns the manifest."""
+    model = Path(model)
+    data = read_manifest(model)
+    if not model.is_file() or model.stat().st_size != data["size"] or sha256_file(model) != data["sha256"]:
+        raise ConvertError(f"{model}: does not match its manifest (truncated or modified)")
+    return data

@@ -1,0 +1,93 @@
+"""Quantize a float GGUF with llama.cpp's own quantizer, through llama-cpp-python's ``llama_model_quantize``."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .errors import DependencyError, QuantizeError
+
+log = logging.getLogger("notifclf.convert")
+
+#: Output types: name -> llama.cpp ftype constant name (None: the float intermediate is the output).
+QUANT_TYPES: dict[str, str | None] = {
+    "Q4_K_M": "LLAMA_FTYPE_MOSTLY_Q4_K_M",
+    "Q5_K_M": "LLAMA_FTYPE_MOSTLY_Q5_K_M",
+    "Q6_K": "LLAMA_FTYPE_MOSTLY_Q6_K",
+    "Q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0",
+    "F16": "LLAMA_FTYPE_MOSTLY_F16",
+    "F32": None,
+}
+_PROGRESS = re.compile(rb"^\[\s*(\d+)/\s*(\d+)\]")
+_lock = threading.Lock()  # llama.cpp's log callback is process-wide
+
+
+def normalize_quant(quant: str) -> str:
+    q = quant.strip().upper()
+    if q not in QUANT_TYPES:
+        raise QuantizeError(f"unknown quant type {quant!r}; supported: {', '.join(QUANT_TYPES)}")
+    return q
+
+
+def _llama_cpp():  # type: ignore[no-untyped-def]
+    try:
+        import llama_cpp
+    except ImportError as e:
+        raise DependencyError("quantizing needs llama-cpp-python (pip install llama-cpp-python)") from e
+    return llama_cpp
+
+
+@contextmanager
+def _captured_logs(llama_cpp, bar: tqdm) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
+    """Route llama.cpp's log to our logger (debug) and the progress bar while quantizing."""
+    lines: list[str] = []
+
+    @llama_cpp.llama_log_callback
+    def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        m = _PROGRESS.match(text or b"")
+        if m:
+            bar.total = int(m.group(2))
+            bar.n = int(m.group(1))
+            bar.refresh()
+        line = (text or b"").decode("utf-8", "replace").rstrip()
+        if line:
+            lines.append(line)
+            log.debug("llama.cpp: %s", line)
+
+    with _lock:
+        llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+        try:
+            yield lines
+        finally:
+            from llama_cpp import _logger  # restore llama-cpp-python's own callback
+
+            llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
+
+
+def quantize(src: Path, dst: Path, quant: str, *, progress: bool = True, threads: int | None = None) -> None:
+    """Quantize float GGUF ``src`` into ``dst`` (F32: a plain copy). ``dst`` is complete only on success."""
+    quant = normalize_quant(quant)
+    ftype_name = QUANT_TYPES[quant]
+    if ftype_name is None:
+        shutil.copyfile(src, dst)
+        return
+    llama_cpp = _llama_cpp()
+    llama_cpp.llama_backend_init()
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, ftype_name)
+    params.nthread = threads or os.cpu_count() or 1
+    with tqdm(total=None, unit="tensor", desc=f"quantize {quant}", disable=not progress, leave=False) as bar:
+        with _captured_logs(llama_cpp, bar) as lines:
+            rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(params))
+    if rc != 0:
+        errors = [line for line in lines if "error" in line.lower() or "failed" in line.lower()]
+        raise QuantizeError(f"llama.cpp failed to quantize {src.name} to {quant}: " + ("; ".join(errors[-3:]) or f"code {rc}"))

@@ -1,0 +1,104 @@
+"""Load the base model (straight from its GGUF, dequantized, or from a HF directory) and add a LoRA adapter."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+
+DEFAULT_BASE_GGUF = "/tmp/qwen25-coder-0.5b-q4km.gguf"
+ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    if requested != "auto":
+        return torch.device(requested)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def setup_threads(device: torch.device, threads: Optional[int] = None) -> None:
+    if device.type == "cpu":
+        n = threads or int(os.environ.get("NOTIFCLF_TRAIN_THREADS", "0")) or (os.cpu_count() or 1)
+        torch.set_num_threads(n)
+
+
+def read_chat_template(gguf_path: str | Path) -> Optional[str]:
+    """The chat template stored in the GGUF metadata (``tokenizer.chat_template``), or None."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(gguf_path))
+    field = reader.fields.get("tokenizer.chat_template")
+    if field is None:
+        return None
+    return bytes(field.parts[field.data[0]]).decode("utf-8")
+
+
+def load_tokenizer(base: str | Path):
+    from transformers import AutoTokenizer
+
+    base = Path(base)
+    if base.suffix == ".gguf":
+        return AutoTokenizer.from_pretrained(str(base.parent), gguf_file=base.name)
+    return AutoTokenizer.from_pretrained(str(base))
+
+
+def load_base(base: str | Path, device: torch.device, dtype: torch.dtype = torch.float32):
+    """Return (model, tokenizer, chat_template). A ``.gguf`` path is loaded dequantized by transformers."""
+    from transformers import AutoModelForCausalLM
+
+    base = Path(base)
+    tok = load_tokenizer(base)
+    if base.suffix == ".gguf":
+        model = AutoModelForCausalLM.from_pretrained(str(base.parent), gguf_file=base.name, dtype=dtype)
+        template = read_chat_template(base)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(str(base), dtype=dtype)
+        template = getattr(tok, "chat_template", None)
+    model.to(device)
+    model.config.use_cache = True
+    return model, tok, template
+
+
+def add_lora(model, r: int = 16, alpha: int = 32, dropout: float = 0.0,
+             target_modules: Sequence[str] = ALL_LINEAR, layers: Optional[Sequence[int]] = None):
+    from peft import LoraConfig, get_peft_model
+
+    cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(target_modules),
+                     layers_to_transform=list(layers) if layers is not None else None, bias="none",
+                     task_type="CAUSAL_LM")
+    return get_peft_model(model, cfg)
+
+
+def load_lora(model, adapter_dir: str | Path, trainable: bool = True):
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=trainable)
+
+
+def make_encoder(tok):
+    """``encode(text, special)``: special=True parses special tokens (template text); False never does (user data)."""
+
+    def encode(text: str, special: bool) -> list[int]:
+        if not text:
+            return []
+        return tok.encode(text, add_special_tokens=False, split_special_tokens=not special)
+
+    return encode
+
+
+def eot_ids(tok) -> list[int]:
+    """The end-of-turn token(s) the answer ends with (``<|im_end|>`` for Qwen)."""
+    tid = tok.convert_tokens_to_ids("<|im_end|>")
+    if isinstance(tid, int) and tid != tok.unk_token_id and tid is not None:
+        return [tid]
+    return [tok.eos_token_id]
+
+
+def body_and_head(model):
+    """The transformer body (embeddings + layers + final norm) and the lm_head, through a PeftModel or not."""
+    inner = model
+    if hasattr(inner, "base_model") and hasattr(inner.base_model, "model"):
+        inner = inner.base_model.model  # PeftModel -> LoraModel -> *ForCausalLM
+    return inner.model, inner.lm_head

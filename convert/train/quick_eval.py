@@ -1,0 +1,204 @@
+"""Dev metrics in torch: grammar-constrained greedy decoding, exactly as the runtime's grammar allows.
+
+At each answer step the allowed next tokens are those whose bytes keep the answer a prefix of one of the
+grammar's strings (``render_answer(folder, priority)`` for every folder and priority); the model's argmax among
+them is taken; steps with one allowed token are forced. That is what llama.cpp's grammar sampling does with
+greedy decoding (temperature 0), so these figures are what the merged model should score at runtime (up to
+quantization of the merged weights).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import torch
+
+from notifclf.folders import DEFAULT_FOLDERS, Folder
+from notifclf.prompt import training_answer
+from notifclf.schema import PRIORITIES
+
+from .data import ExampleBuilder, Scenario, SPECIFIC_BY_KEY, default_scenario, renamed_default_scenario, row_statuses
+from .model import body_and_head
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, map(chr, cs)))
+
+
+class TokenBytes:
+    """Map byte strings to token ids for a byte-level BPE tokenizer (special tokens excluded)."""
+
+    def __init__(self, tok):
+        dec = {v: k for k, v in _bytes_to_unicode().items()}
+        special = set(tok.all_special_ids) | set(getattr(tok, "added_tokens_decoder", {}).keys())
+        self.by_bytes: dict[bytes, int] = {}
+        vocab = tok.get_vocab()
+        for piece, tid in vocab.items():
+            if tid in special:
+                continue
+            try:
+                b = bytes(dec[c] for c in piece)
+            except KeyError:
+                continue
+            # keep the lowest id for duplicate byte strings (there should be none)
+            if b not in self.by_bytes or tid < self.by_bytes[b]:
+                self.by_bytes[b] = tid
+        self.bytes_of = {tid: b for b, tid in self.by_bytes.items()}
+
+    def allowed(self, done: bytes, targets: Sequence[bytes]) -> set[int]:
+        out = set()
+        for s in targets:
+            if s.startswith(done) and len(s) > len(done):
+                rem = s[len(done):]
+                for k in range(1, len(rem) + 1):
+                    tid = self.by_bytes.get(rem[:k])
+                    if tid is not None:
+                        out.add(tid)
+        return out
+
+
+@dataclass
+class Case:
+    row: dict
+    folder: str
+    priority: int
+
+
+@torch.no_grad()
+def constrained_decode(model, builder: ExampleBuilder, tb: TokenBytes, folders: Sequence[Folder], instructions: str,
+                       cases: Sequence[Case], device: torch.device) -> list[Optional[tuple[str, int]]]:
+    """Greedy grammar-constrained answers for cases sharing one folder set (prefix KV computed once)."""
+    body, head = body_and_head(model)
+    answers = {training_answer(f.name, p).encode("utf-8"): (f.name, p) for f in folders for p in PRIORITIES}
+    targets = list(answers)
+    prefix = builder.prefix_ids(folders, instructions)
+    out = body(input_ids=torch.tensor([prefix], device=device), use_cache=True)
+    cache = out.past_key_values
+    P = len(prefix)
+    results = []
+    for case in cases:
+        ex = builder.example(folders, instructions, case.row, case.folder, case.priority)
+        pending = ex.ids[: len(ex.ids) - ex.n_answer]  # user + suffix
+        done = b""
+        pos = P
+        result = None
+        for _ in range(64):
+            if done in answers:
+                result = answers[done]
+                break
+            allowed = tb.allowed(done, targets)
+            if not allowed:
+                break
+            if len(allowed) == 1:
+                tid = next(iter(allowed))
+            else:
+                ids = torch.tensor([pending], device=device)
+                pos_ids = torch.arange(pos, pos + len(pending), device=device).unsqueeze(0)
+                h = body(input_ids=ids, past_key_values=cache, position_ids=pos_ids, use_cache=True).last_hidden_state
+                pos += len(pending)
+                pending = []
+                logits = head(h[0, -1]).float()
+                cand = torch.tensor(sorted(allowed), device=device)
+                tid = int(cand[logits[cand].argmax()].item())
+            pending.append(tid)
+            done += tb.bytes_of[tid]
+        cache.crop(P)
+        results.append(result)
+    return results
+
+
+def score(preds: Sequence[Optional[tuple[str, int]]], cases: Sequence[Case]) -> dict:
+    n = len(cases)
+    f_ok = p_ok = both = invalid = 0
+    per_folder: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    per_prio: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    confusion: Counter = Counter()
+    for pred, c in zip(preds, cases):
+        per_folder[c.folder][1] += 1
+        per_prio[c.priority][1] += 1
+        if pred is None:
+            invalid += 1
+            continue
+        fo, po = pred[0] == c.folder, pred[1] == c.priority
+        f_ok += fo
+        p_ok += po
+        both += fo and po
+        per_folder[c.folder][0] += fo
+        per_prio[c.priority][0] += po
+        confusion[f"{c.folder}->{pred[0]}"] += 1
+    r = lambda a: round(a / n, 4) if n else None  # noqa: E731
+    return {"n": n, "folder_acc": r(f_ok), "priority_acc": r(p_ok), "both_acc": r(both), "invalid": invalid,
+            "per_folder": {k: round(v[0] / v[1], 3) for k, v in per_folder.items()},
+            "per_priority": {str(k): round(v[0] / v[1], 3) for k, v in sorted(per_prio.items())},
+            "confusion": dict(confusion.most_common())}
+
+
+MIXED_EXTRA = ("github", "appointments", "bills")
+
+
+def mixed_scenario() -> Scenario:
+    """The four defaults plus GitHub, Appointments and Bills (issue 4's mixed set)."""
+    folders = list(DEFAULT_FOLDERS) + [
+        Folder("GitHub", "Notifications from GitHub: pull requests, code reviews, issues, CI runs"),
+        Folder("Appointments", "Appointments and reservations: doctor, dentist, salon, restaurant bookings"),
+        Folder("Bills", "Bills, invoices, statements, payment due dates, subscriptions and renewals"),
+    ]
+    return Scenario(folders=tuple(folders), default_map={f.name: f.name for f in DEFAULT_FOLDERS},
+                    specifics={"github": "GitHub", "appointments": "Appointments", "bills": "Bills"}, kind="mixed")
+
+
+def run_suites(model, builder: ExampleBuilder, tb: TokenBytes, dev_rows: Sequence[dict], device: torch.device,
+               n_dev: int = 200, seed_emergent: Optional[tuple] = None, log=print) -> dict:
+    model.eval()
+    t0 = time.time()
+    rows = list(dev_rows)[:n_dev]
+    report: dict = {"method": "grammar-constrained greedy decoding in torch (argmax over grammar-allowed tokens)",
+                    "n_dev": len(rows)}
+
+    def suite(name: str, sc: Scenario, rs: Sequence[dict]) -> dict:
+        cases = []
+        for r in rs:
+            lab = sc.label(r)
+            if lab is not None:
+                cases.append(Case(r, lab[0], lab[1]))
+        t = time.time()
+        preds = constrained_decode(model, builder, tb, sc.folders, sc.instructions, cases, device)
+        res = score(preds, cases)
+        res["s_per_case"] = round((time.time() - t) / max(1, len(cases)), 3)
+        log(f"eval {name}: " + json.dumps({k: res[k] for k in ("n", "folder_acc", "priority_acc", "both_acc", "invalid")}))
+        return res
+
+    report["dev_default"] = suite("dev_default", default_scenario(), rows)
+    report["dev_renamed"] = suite("dev_renamed", renamed_default_scenario(
+        {"Work": "Job", "Personal": "Private", "Promotions": "Deals", "Alerts": "Notices"}), rows)
+    mixed = mixed_scenario()
+    fit = [r for r in dev_rows if any(row_statuses(r)[k] == "yes" for k in MIXED_EXTRA)][:60]
+    rest = rows[: max(60, n_dev // 2)]
+    report["dev_mixed_custom_fit"] = suite("dev_mixed_custom_fit", mixed, fit)
+    report["dev_mixed_rest"] = suite("dev_mixed_rest", mixed, rest)
+    if seed_emergent is not None:
+        folders, cases_raw = seed_emergent
+        sc = Scenario(folders=folders, default_map={}, kind="seed")
+        cases = [Case(c, c["folder"], 1) for c in cases_raw]
+        preds = constrained_decode(model, builder, tb, folders, "", cases, device)
+        ok = sum(1 for p, c in zip(preds, cases) if p is not None and p[0] == c.folder)
+        report["seed_emergent"] = {"n": len(cases), "folder_correct": ok,
+                                   "wrong": [f"{c.row['app']}: {c.row['title']} -> {p[0] if p else None} (want {c.folder})"
+                                             for p, c in zip(preds, cases) if not (p and p[0] == c.folder)]}
+        log(f"eval seed_emergent: {ok}/{len(cases)}")
+        del sc
+    report["eval_seconds"] = round(time.time() - t0, 1)
+    model.train()
+    return report

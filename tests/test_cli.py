@@ -1,0 +1,85 @@
+"""The notifclf command, run as a real subprocess on a tiny model."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from notifclf import output_schema, Folder
+from notifclf.schema import validate_output
+
+
+def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "notifclf", *args], input=stdin, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def folders_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("f") / "folders.json"
+    path.write_text(json.dumps({"folders": [{"name": "Finance", "description": "Banking, payments"},
+                                            {"name": "旅行", "description": "Flights, hotels"}]}, ensure_ascii=False))
+    return path
+
+
+def test_classify_from_flags_prints_one_json_line(tiny_qwen2):
+    proc = run_cli("classify", "--model", str(tiny_qwen2), "--app", "Chase", "--title", "Payment received")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1
+    validate_output(json.loads(lines[0]), output_schema([Folder("Work", "a"), Folder("Personal", "b"),
+                                                        Folder("Promotions", "c"), Folder("Alerts", "d")]))
+
+
+def test_classify_from_stdin_with_a_folder_file(tiny_qwen2, folders_file):
+    proc = run_cli("classify", "--model", str(tiny_qwen2), "--folders", str(folders_file),
+                   stdin=json.dumps({"app": "Chase", "title": "Payment received"}))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["folder"] in {"Finance", "旅行"}
+
+
+@pytest.mark.parametrize("stdin,match", [("not json", "not a JSON object"), ("[1]", "one JSON object"),
+                                         ('{"title": 5}', "must be a str")])
+def test_bad_stdin_exits_2_with_a_clear_message(tiny_qwen2, stdin, match):
+    proc = run_cli("classify", "--model", str(tiny_qwen2), stdin=stdin)
+    assert proc.returncode == 2 and match in proc.stderr and proc.stdout == ""
+
+
+def test_bad_folder_file_and_unknown_model(tiny_qwen2, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"name": "A", "description": "x"}, {"name": "a", "description": "y"}]')
+    proc = run_cli("classify", "--model", str(tiny_qwen2), "--folders", str(bad), "--title", "x")
+    assert proc.returncode == 2 and "unique ignoring case" in proc.stderr
+    proc = run_cli("classify", "--model", "nope", "--title", "x")
+    assert proc.returncode == 2 and "expected one of" in proc.stderr
+
+
+def test_batch_keeps_every_line_and_reports_bad_ones(tiny_qwen2, folders_file, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join([
+        json.dumps({"id": "a", "app": "Chase", "title": "Payment received"}),
+        "{broken",
+        json.dumps({"id": "c", "title": ["not", "a", "string"]}),
+        "",
+        json.dumps({"id": "e", "app": "United", "title": "Flight delayed"}),
+    ]) + "\n")
+    out = tmp_path / "out.jsonl"
+    proc = run_cli("batch", str(src), "-o", str(out), "--model", str(tiny_qwen2), "--folders", str(folders_file))
+    assert proc.returncode == 1  # some lines failed
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["line"] for r in records] == [1, 2, 3, 5]
+    assert [r.get("id") for r in records] == ["a", None, "c", "e"]
+    assert "error" in records[1] and "error" in records[2] and "must be a str" in records[2]["error"]
+    for r in (records[0], records[3]):
+        validate_output({k: r[k] for k in ("folder", "priority")}, output_schema([Folder("Finance", "x"), Folder("旅行", "y")]))
+    assert "classified 2, errors 2" in proc.stderr
+
+
+def test_models_lists_the_registry(tmp_path):
+    proc = run_cli("models", "--json", "--cache-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    names = {r["name"] for r in rows}
+    assert {"qwen2.5-coder-0.5b-instruct-q4_k_m", "gemma-3-270m-q4_k_m", "qwen3-0.6b-q8_0"} <= names
+    assert all(r["status"] == "not cached" for r in rows)
+    assert sum(r["default"] for r in rows) == 1
