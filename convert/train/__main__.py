@@ -1,0 +1,229 @@
+"""python -m convert.train --data train.jsonl --out models/qwen2.5-coder-0.5b-notifclf-lora [--resume]
+
+Trains a LoRA adapter on the notifclf prompt format, checkpointing to --run-dir (default runs/<out name>) and
+refreshing the adapter in --out at every checkpoint; --resume continues from the last checkpoint. Uses a CUDA
+GPU when one is present, else the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+
+def _parse_deadline(text: str | None) -> float | None:
+    """'HH:MM' (UTC, today) or '+MINUTES'."""
+    if not text:
+        return None
+    if text.startswith("+"):
+        return time.time() + float(text[1:]) * 60
+    now = dt.datetime.now(dt.timezone.utc)
+    h, m = map(int, text.split(":"))
+    when = now.replace(hour=h, minute=m, second=0, microsecond=0)
+    if when < now:
+        when += dt.timedelta(days=1)
+    return when.timestamp()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .data import DEFAULT_DATA, DEFAULT_SEED_EMERGENT
+    from .model import DEFAULT_BASE_GGUF
+
+    p = argparse.ArgumentParser(prog="python -m convert.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=str(DEFAULT_DATA), help="train.jsonl (id, app_name, title, body, folder, priority)")
+    p.add_argument("--seed-emergent", default=str(DEFAULT_SEED_EMERGENT), help="seed_emergent.json for the eval ('' to skip)")
+    p.add_argument("--out", default="models/qwen2.5-coder-0.5b-notifclf-lora", help="adapter directory to write")
+    p.add_argument("--base", default=DEFAULT_BASE_GGUF, help="base model: a .gguf file or a HF model directory")
+    p.add_argument("--run-dir", default=None, help="checkpoints (default runs/<out name>)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --run-dir")
+    p.add_argument("--max-steps", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=8, help="examples per step (they share one folder set)")
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--rank", type=int, default=16)
+    p.add_argument("--alpha", type=int, default=32)
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--targets", default="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj")
+    p.add_argument("--layers", default="", help="layer indices for LoRA, e.g. '12-23' (default all)")
+    p.add_argument("--ckpt-every", type=int, default=25)
+    p.add_argument("--log-every", type=int, default=5)
+    p.add_argument("--deadline", default=None, help="stop cleanly at HH:MM UTC or after +MINUTES")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--eval-n", type=int, default=200, help="dev rows for the final eval (0 skips it)")
+    p.add_argument("--eval-only", action="store_true", help="evaluate --out (or the base if --out has none) and exit")
+    p.add_argument("--measure", type=int, default=0, help="time N steps with and without the speed tricks, then exit")
+    p.add_argument("--no-prefix-cache", action="store_true", help="(slow reference) run the prefix with gradients")
+    p.add_argument("--full-logits", action="store_true", help="(slow reference) lm_head at every position")
+    p.add_argument("--p2-boost", type=float, default=1.3, help="sampling weight of priority-2 rows")
+    return p
+
+
+def _layers(spec: str):
+    if not spec:
+        return None
+    out = []
+    for part in spec.split(","):
+        if "-" in part:
+            a, b = map(int, part.split("-"))
+            out += list(range(a, b + 1))
+        else:
+            out.append(int(part))
+    return out
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    import torch
+
+    from . import data as D
+    from .loop import train
+    from .model import add_lora, eot_ids, load_base, load_lora, make_encoder, pick_device, setup_threads
+    from .quick_eval import TokenBytes, run_suites
+
+    t_start = time.time()
+    device = pick_device(args.device)
+    setup_threads(device, args.threads or None)
+    out_dir = Path(args.out)
+    run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / out_dir.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_file = open(run_dir / "train.log", "a", encoding="utf-8")
+
+    def log(msg: str) -> None:
+        line = f"[{time.strftime('%H:%M:%S', time.gmtime())}] {msg}"
+        print(line, flush=True)
+        log_file.write(line + "\n")
+        log_file.flush()
+
+    torch.manual_seed(args.seed)
+    rows = D.load_rows(args.data)
+    train_rows, dev_rows = D.split_rows(rows)
+    dev_rows.sort(key=lambda r: hashlib.sha256(r["id"].encode()).hexdigest())
+    log(f"data {args.data}: {len(rows)} rows, {len(train_rows)} train, {len(dev_rows)} dev; device {device}, "
+        f"threads {torch.get_num_threads()}")
+
+    t = time.time()
+    model, tok, template = load_base(args.base, device)
+    log(f"base loaded in {time.time() - t:.0f}s")
+    builder = D.ExampleBuilder(template, make_encoder(tok), eot_ids(tok))
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else eot_ids(tok)[0]
+    seed_emergent = D.load_seed_emergent(args.seed_emergent) if args.seed_emergent and Path(args.seed_emergent).exists() else None
+
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    ckpt_adapter = run_dir / "ckpt" / "adapter"
+    if args.eval_only:
+        if (out_dir / "adapter_config.json").exists():
+            model = load_lora(model, out_dir, trainable=False)
+            log(f"evaluating adapter {out_dir}")
+        else:
+            log("evaluating the base model (no adapter)")
+        report = run_suites(model, builder, TokenBytes(tok), dev_rows, device, args.eval_n, seed_emergent, log)
+        (run_dir / "eval.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+        log(f"wrote {run_dir / 'eval.json'}")
+        return 0
+    if args.resume and (ckpt_adapter / "adapter_config.json").exists():
+        model = load_lora(model, ckpt_adapter, trainable=True)
+        log(f"loaded adapter from {ckpt_adapter}")
+    else:
+        model = add_lora(model, args.rank, args.alpha, args.dropout, targets, _layers(args.layers))
+    n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    log(f"trainable parameters: {n_train}")
+    sampler = D.BatchSampler(train_rows, builder, args.batch_size, args.seed, args.p2_boost)
+
+    if args.measure:
+        return _measure(model, sampler, device, pad_id, args.measure, log)
+
+    config = {k: v for k, v in vars(args).items() if k not in ("resume", "eval_only", "measure")}
+    meta = {
+        "base_model": "Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF, dequantized to fp32 by transformers)",
+        "base_gguf_sha256": _sha256(args.base) if Path(args.base).is_file() else None,
+        "data_file": str(args.data),
+        "data_sha256": D.file_sha256(args.data),
+        "rows": len(rows), "train_rows": len(train_rows), "dev_rows": len(dev_rows),
+        "dev_split": "row is dev iff int(sha1(id).hexdigest(), 16) % 10 == 0",
+        "dev_ids_sha256": D.ids_hash(r["id"] for r in dev_rows),
+        "prompt": "notifclf.prompt.build_prompt (prefix/user/suffix tokenized separately, user without special tokens)",
+        "loss": "cross-entropy on the answer tokens only: training_answer(folder, priority) + <|im_end|>",
+        "config": config,
+        "device": str(device), "torch": torch.__version__, "machine": platform.machine(),
+    }
+
+    def write_meta(state: dict, metrics=None) -> None:
+        m = dict(meta)
+        m.update({"steps": state["step"], "examples_seen": state["examples"],
+                  "train_seconds": round(state["train_seconds"], 1),
+                  "s_per_example": round(state["train_seconds"] / max(1, state["examples"]), 3),
+                  "final_loss_ema": state.get("loss_ema"), "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                  "history_tail": state.get("history", [])[-10:]})
+        if metrics is not None:
+            m["dev_metrics"] = metrics
+        elif (out_dir / "training.json").exists():
+            try:
+                old = json.loads((out_dir / "training.json").read_text())
+                if "dev_metrics" in old:
+                    m["dev_metrics_previous"] = old["dev_metrics"]
+            except ValueError:
+                pass
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "training.json").write_text(json.dumps(m, indent=2, ensure_ascii=False))
+
+    state = train(model, sampler, device, pad_id, run_dir=run_dir, out_dir=out_dir, max_steps=args.max_steps,
+                  lr=args.lr, warmup=args.warmup, ckpt_every=args.ckpt_every, log_every=args.log_every,
+                  deadline=_parse_deadline(args.deadline), resume=args.resume,
+                  prefix_cache=not args.no_prefix_cache, answer_logits_only=not args.full_logits,
+                  on_checkpoint=write_meta, log=log)
+    write_meta(state)
+    if args.eval_n:
+        report = run_suites(model, builder, TokenBytes(tok), dev_rows, device, args.eval_n, seed_emergent, log)
+        report["at_step"] = state["step"]
+        (run_dir / "eval.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+        write_meta(state, report)
+    log(f"done in {time.time() - t_start:.0f}s; adapter in {out_dir}")
+    return 0
+
+
+def _sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _measure(model, sampler, device, pad_id, n: int, log) -> int:
+    """Seconds per example on the same batches: reference path vs prefix cache vs prefix cache + answer logits."""
+    import torch
+
+    from .loop import batch_loss
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=0.0)
+    modes = [("full (no tricks)", False, False), ("prefix cache", True, False), ("prefix cache + answer logits", True, True)]
+    batches = [sampler.batch(i) for i in range(n + 1)]
+    log("mean tokens: prefix %.0f, rest %.0f" % (sum(len(b.prefix) for b in batches) / len(batches),
+        sum(len(e.ids) for b in batches for e in b.examples) / sum(len(b.examples) for b in batches)))
+    for name, pc, al in modes:
+        tot_t, tot_ex = 0.0, 0
+        for i, b in enumerate(batches):
+            t = time.time()
+            loss, _ = batch_loss(model, b, device, pad_id, pc, al)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if i > 0:  # first batch is warm-up
+                tot_t += time.time() - t
+                tot_ex += len(b.examples)
+        log(f"measure {name}: {tot_t / tot_ex:.3f} s/example over {tot_ex} examples (loss {loss.item():.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
