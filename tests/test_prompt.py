@@ -3,16 +3,9 @@ import json
 from tiny_gguf import CHATML, QWEN3_CHATML
 
 from notifclf import DEFAULT_FOLDERS, Folder, Notification
-from notifclf.chat_template import render_pieces
+from notifclf.chat_template import GEMMA_TEMPLATE, render_pieces
 from notifclf.prompt import build_prompt, clean_text, system_prompt, user_message
 
-GEMMA_LIKE = (
-    "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{% set first = messages[0]['content'] + '\\n\\n' %}"
-    "{% set msgs = messages[1:] %}{% else %}{% set first = '' %}{% set msgs = messages %}{% endif %}"
-    "{% for m in msgs %}{{ '<start_of_turn>' + ('model' if m['role'] == 'assistant' else m['role']) + '\\n' }}"
-    "{% if loop.first %}{{ first }}{% endif %}{{ m['content'] + '<end_of_turn>\\n' }}{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<start_of_turn>model\\n' }}{% endif %}"
-)
 
 
 def test_system_prompt_lists_folders_priorities_and_instructions():
@@ -60,7 +53,7 @@ def test_qwen3_thinking_is_switched_off():
 
 
 def test_template_without_system_role_folds_system_into_prefix():
-    pieces = render_pieces(GEMMA_LIKE, "SYSTEM", "USER", bos_token="<bos>")
+    pieces = render_pieces(GEMMA_TEMPLATE, "SYSTEM", "USER", bos_token="<bos>")
     assert pieces.prefix == "<start_of_turn>user\nSYSTEM\n\n"
     assert pieces.suffix == "<end_of_turn>\n<start_of_turn>model\n"
 
