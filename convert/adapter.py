@@ -152,12 +152,12 @@ def load_adapter(path: str | Path) -> LoraAdapter:
     refs = read_header(weights, AdapterError)
     found: dict[str, dict[str, np.ndarray]] = {}
     for key, ref in refs.items():
-        module, ab = _module_name(key, path)
-        if ab in found.setdefault(module, {}):
-            raise AdapterError(f"{path}: several lora_{ab} tensors for {module} (multiple adapters in one file?)")
+        module, which = _module_name(key, path)
+        if which in found.setdefault(module, {}):
+            raise AdapterError(f"{path}: several lora_{which} tensors for {module} (multiple adapters in one file?)")
         if len(ref.shape) != 2:
             raise AdapterError(f"{path}: {key} has shape {ref.shape}, expected a matrix")
-        found[module][ab] = read_tensor(ref)
+        found[module][which] = read_tensor(ref)
     if not found:
         raise AdapterError(f"{path}: {WEIGHTS_FILE} contains no LoRA weights")
 

@@ -1,4 +1,4 @@
-"""Read a GGUF file as a base model: its metadata is copied, its tensors dequantized row-block by row-block."""
+"""Read a GGUF file as a base model: its metadata is copied, its tensors dequantized block of rows by block."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from gguf import GGMLQuantizationType, GGUFReader, GGUFValue, GGUFValueType
+from gguf import GGMLQuantizationType, GGUFValue
 from gguf.quants import dequantize
 
 from .arch import check_architecture
 from .errors import BaseModelError
+from .gguf_file import GGUFFile
 from .hashing import sha256_file
 from .model_source import TensorSpec
 
@@ -19,7 +20,8 @@ log = logging.getLogger("notifclf.convert")
 
 GGUF_MAGIC = b"GGUF"
 #: Keys the writer or the quantizer sets itself, never copied from the base.
-_SKIP_KEYS = ("general.architecture", "general.file_type", "general.quantization_version")
+_SKIP_KEYS = ("general.architecture", "general.file_type", "general.alignment")
+_FLOATS = (GGMLQuantizationType.F32, GGMLQuantizationType.F16, GGMLQuantizationType.BF16)
 
 
 def is_gguf_file(path: Path) -> bool:
@@ -40,82 +42,60 @@ class GGUFBase:
         self.path = Path(path)
         if not is_gguf_file(self.path):
             raise BaseModelError(f"{self.path}: not a GGUF file")
-        try:
-            self._reader = GGUFReader(self.path, "r")
-        except Exception as e:  # gguf raises ValueError/struct.error/... on corrupt files
-            raise BaseModelError(f"{self.path}: cannot read GGUF: {e}") from e
+        self._file = GGUFFile(self.path)
         self.architecture = check_architecture(self._string("general.architecture"))
-        self.block_count = int(self._scalar(f"{self.architecture}.block_count"))
-        self._tensors = {t.name: t for t in self._reader.tensors}
-        for t in self._reader.tensors:
+        self.block_count = int(self._kv(f"{self.architecture}.block_count"))
+        for t in self._file.tensors.values():
             if len(t.shape) > 2:
                 raise BaseModelError(f"{self.path}: tensor {t.name} has {len(t.shape)} dimensions; only 1-D and 2-D are supported")
-            qtype = GGMLQuantizationType(t.tensor_type)
-            if qtype not in (GGMLQuantizationType.F32, GGMLQuantizationType.F16):
+            if t.qtype not in (GGMLQuantizationType.F32, GGMLQuantizationType.F16):
                 try:
-                    dequantize(np.asarray(t.data[:0]), qtype)
+                    dequantize(self._file.data(t.name)[:1], t.qtype)  # one row: is there a dequantizer?
                 except NotImplementedError as e:
-                    raise BaseModelError(f"{self.path}: tensor {t.name} has type {qtype.name}, which gguf cannot dequantize") from e
+                    raise BaseModelError(f"{self.path}: tensor {t.name} has type {t.qtype.name}, which gguf cannot dequantize") from e
 
-    def _field(self, key: str) -> Any:
-        field = self._reader.get_field(key)
-        if field is None:
+    def _kv(self, key: str) -> Any:
+        if key not in self._file.kv:
             raise BaseModelError(f"{self.path}: GGUF key {key!r} is missing")
-        return field
+        return self._file.kv[key].value
 
     def _string(self, key: str) -> str:
-        return bytes(self._field(key).parts[-1]).decode("utf-8")
+        return bytes(self._kv(key)).decode("utf-8")
 
-    def _scalar(self, key: str) -> Any:
-        return self._field(key).parts[-1].tolist()[0]
+    @property
+    def file_type(self) -> int | None:
+        """``general.file_type`` (llama_ftype), or None if absent."""
+        v = self._file.kv.get("general.file_type")
+        return None if v is None else int(v.value)
 
     def metadata(self) -> list[tuple[str, GGUFValue]]:
-        out: list[tuple[str, GGUFValue]] = []
-        for key, field in self._reader.fields.items():
-            if key.startswith("GGUF.") or key in _SKIP_KEYS:
-                continue
-            vtype = GGUFValueType(field.types[0])
-            if vtype == GGUFValueType.ARRAY:
-                sub = GGUFValueType(field.types[-1])
-                if len(field.types) > 2 or sub == GGUFValueType.ARRAY:
-                    log.warning("skipping nested-array GGUF key %s", key)
-                    continue
-                if sub == GGUFValueType.STRING:
-                    value: Any = [bytes(field.parts[i]) for i in field.data]
-                else:
-                    value = [v for i in field.data for v in field.parts[i].tolist()]
-                if not value:
-                    continue
-                out.append((key, GGUFValue(value, vtype, sub)))
-            elif vtype == GGUFValueType.STRING:
-                out.append((key, GGUFValue(bytes(field.parts[-1]), vtype)))
-            else:
-                out.append((key, GGUFValue(field.parts[-1].tolist()[0], vtype)))
-        return out
+        return [(k, v) for k, v in self._file.kv.items() if k not in _SKIP_KEYS]
 
     def tensors(self) -> list[TensorSpec]:
-        return [TensorSpec(t.name, tuple(int(d) for d in reversed(t.shape.tolist()))) for t in self._reader.tensors]
+        return [TensorSpec(t.name, t.shape) for t in self._file.tensors.values()]
 
-    def tensor_type(self, name: str) -> str:
-        return GGMLQuantizationType(self._tensors[name].tensor_type).name
+    def tensor_types(self) -> dict[str, int]:
+        """ggml type id of every quantized (not F32/F16/BF16) tensor, by name."""
+        return {t.name: int(t.qtype) for t in self._file.tensors.values() if t.qtype not in _FLOATS}
+
+    def read_raw(self, name: str) -> tuple[GGMLQuantizationType, np.ndarray]:
+        """A tensor's type and encoded bytes (a read-only memory map, rows x bytes per row), as stored."""
+        return self._file.tensors[name].qtype, self._file.data(name)
 
     def read(self, name: str, rows: slice | None = None) -> np.ndarray:
-        t = self._tensors[name]
-        shape = tuple(int(d) for d in reversed(t.shape.tolist()))
-        data = np.asarray(t.data)  # 2-D tensors: (rows, values or bytes per row)
+        t = self._file.tensors[name]
+        data = self._file.data(name)
         if rows is not None:
             data = data[rows]
-        qtype = GGMLQuantizationType(t.tensor_type)
-        if qtype == GGMLQuantizationType.F32:
+        if t.qtype == GGMLQuantizationType.F32:
             out = np.array(data.view(np.float32), dtype=np.float32)
         else:
-            out = dequantize(data, qtype).astype(np.float32, copy=False)
-        return out.reshape((data.shape[0],) + shape[1:] if rows is not None else shape)
+            out = dequantize(data, t.qtype).astype(np.float32, copy=False)
+        return out.reshape((data.shape[0],) + t.shape[1:] if rows is not None else t.shape)
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "source": str(self.path), "sha256": sha256_file(self.path),
                 "architecture": self.architecture}
 
     def close(self) -> None:
-        self._reader = None  # type: ignore[assignment]  # drops the memmap
-        self._tensors = {}
+        self._file.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import gguf
@@ -17,7 +17,10 @@ log = logging.getLogger("notifclf.convert")
 
 RowReader = Callable[[TensorSpec, "slice | None"], np.ndarray]
 _CHUNK_BYTES = 32 * 1024 * 1024
-_DTYPES = {"f32": (np.dtype("<f4"), gguf.LlamaFileType.ALL_F32), "f16": (np.dtype("<f2"), gguf.LlamaFileType.MOSTLY_F16)}
+_DTYPES: dict[str, tuple[np.dtype, gguf.LlamaFileType]] = {
+    "f32": (np.dtype("<f4"), gguf.LlamaFileType.ALL_F32),
+    "f16": (np.dtype("<f2"), gguf.LlamaFileType.MOSTLY_F16),
+}
 
 
 def _out_dtype(spec: TensorSpec, dtype: np.dtype) -> np.dtype:
@@ -32,10 +35,15 @@ def write_float_gguf(
     read_rows: RowReader,
     *,
     dtype: str = "f32",
+    raw: Mapping[str, tuple[gguf.GGMLQuantizationType, np.ndarray]] | None = None,
     progress: bool = True,
 ) -> None:
     """Write a GGUF whose matrices are ``dtype`` (f32 or f16) and vectors f32, never holding more than one
-    block of rows (about 32 MiB of float32) of one tensor in memory."""
+    block of rows (about 32 MiB of float32) of one tensor in memory.
+
+    Tensors named in ``raw`` are copied as they are instead: (ggml type, uint8 array of the encoded rows),
+    e.g. quantized tensors of a GGUF base that the adapter does not change."""
+    raw = raw or {}
     if dtype not in _DTYPES:
         raise ConvertError(f"intermediate dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
     np_dtype, file_type = _DTYPES[dtype]
@@ -46,6 +54,11 @@ def write_float_gguf(
         writer.add_file_type(int(file_type))
         total = 0
         for spec in specs:
+            if spec.name in raw:
+                qtype, data = raw[spec.name]
+                writer.add_tensor_info(spec.name, data.shape, data.dtype, data.nbytes, raw_dtype=qtype)
+                total += data.nbytes
+                continue
             nbytes = int(np.prod(spec.shape, dtype=np.int64)) * _out_dtype(spec, np_dtype).itemsize
             writer.add_tensor_info(spec.name, spec.shape, _out_dtype(spec, np_dtype), nbytes)
             total += nbytes
@@ -54,10 +67,15 @@ def write_float_gguf(
         writer.write_ti_data_to_file()
         assert writer.fout is not None
         fout = writer.fout[0]
-        with tqdm(total=total, unit="B", unit_scale=True, desc=f"merge+write {dtype.upper()}", disable=not progress, leave=False) as bar:
+        with tqdm(total=total, unit="B", unit_scale=True, desc="merge+write", disable=None if progress else True, leave=False) as bar:
             for spec in specs:
                 writer.write_padding(fout, fout.tell())
-                written = _write_tensor(fout, spec, read_rows, _out_dtype(spec, np_dtype))
+                if spec.name in raw:
+                    data = raw[spec.name][1]
+                    np.ascontiguousarray(data).tofile(fout)
+                    written = data.nbytes
+                else:
+                    written = _write_tensor(fout, spec, read_rows, _out_dtype(spec, np_dtype))
                 writer.write_padding(fout, written)
                 bar.update(written)
     finally:

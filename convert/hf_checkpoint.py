@@ -46,7 +46,7 @@ def download(repo_id: str) -> Path:
 def _architecture(config: dict[str, Any], path: Path) -> str:
     arch = config.get("model_type")
     classes = config.get("architectures") or []
-    if arch not in _HF_CLASSES.values() and classes:
+    if not arch and classes:
         arch = _HF_CLASSES.get(classes[0], classes[0])
     if not isinstance(arch, str):
         raise UnsupportedArchitectureError(f"{path}: config.json names no model_type or architectures")

@@ -22,6 +22,8 @@ class MergedModel:
     def __init__(self, base: BaseModel, pairs: dict[str, LoraPair]) -> None:
         self.base = base
         self.pairs = pairs
+        #: tensors the adapter actually changes (a pair with an all-zero A or B adds exactly nothing)
+        self.changed = {name for name, p in pairs.items() if np.any(p.a) and np.any(p.b) and p.scale != 0}
 
     def read_rows(self, spec: TensorSpec, rows: slice | None) -> np.ndarray:
         w = self.base.read(spec.name, rows)

@@ -73,8 +73,29 @@ def _captured_logs(llama_cpp, bar: tqdm) -> Iterator[list[str]]:  # type: ignore
             llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
 
 
-def quantize(src: Path, dst: Path, quant: str, *, progress: bool = True, threads: int | None = None) -> None:
-    """Quantize float GGUF ``src`` into ``dst`` (F32: a plain copy). ``dst`` is complete only on success."""
+def ftype_value(quant: str) -> int | None:
+    """llama.cpp's ``llama_ftype`` number for a quant name (the value of ``general.file_type``)."""
+    name = QUANT_TYPES[normalize_quant(quant)]
+    return 0 if name is None else int(getattr(_llama_cpp(), name))
+
+
+def _overrides(llama_cpp, tensor_types: dict[str, int]):  # type: ignore[no-untyped-def]
+    """A NULL-terminated ``llama_model_tensor_override`` array pinning each named tensor to a ggml type."""
+    arr = (llama_cpp.llama_model_tensor_override * (len(tensor_types) + 1))()
+    patterns = [f"^{re.escape(name)}$".encode() for name in tensor_types]
+    for i, (pattern, qtype) in enumerate(zip(patterns, tensor_types.values(), strict=True)):
+        arr[i].pattern = pattern
+        arr[i].type = int(qtype)
+    arr[len(tensor_types)].pattern = None
+    return arr, patterns  # keep the pattern bytes alive as long as the array
+
+
+def quantize(src: Path, dst: Path, quant: str, *, progress: bool = True, threads: int | None = None,
+             tensor_types: dict[str, int] | None = None) -> None:
+    """Quantize float GGUF ``src`` into ``dst`` (F32: a plain copy). ``dst`` is complete only on success.
+
+    ``tensor_types`` (tensor name -> ggml type id) overrides llama.cpp's per-tensor choice of the mix,
+    e.g. to keep the exact layout of a quantized GGUF base."""
     quant = normalize_quant(quant)
     ftype_name = QUANT_TYPES[quant]
     if ftype_name is None:
@@ -85,9 +106,14 @@ def quantize(src: Path, dst: Path, quant: str, *, progress: bool = True, threads
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, ftype_name)
     params.nthread = threads or os.cpu_count() or 1
-    with tqdm(total=None, unit="tensor", desc=f"quantize {quant}", disable=not progress, leave=False) as bar:
+    keep = None
+    if tensor_types:
+        keep = _overrides(llama_cpp, tensor_types)
+        params.tt_overrides = ctypes.cast(keep[0], ctypes.POINTER(llama_cpp.llama_model_tensor_override))
+    with tqdm(total=None, unit="tensor", desc=f"quantize {quant}", disable=None if progress else True, leave=False) as bar:
         with _captured_logs(llama_cpp, bar) as lines:
             rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(params))
+    del keep
     if rc != 0:
         errors = [line for line in lines if "error" in line.lower() or "failed" in line.lower()]
         raise QuantizeError(f"llama.cpp failed to quantize {src.name} to {quant}: " + ("; ".join(errors[-3:]) or f"code {rc}"))

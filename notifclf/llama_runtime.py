@@ -67,6 +67,7 @@ class LlamaRuntime:
         self._ctx = None
         self._batch = None
         self.n_ctx = 0
+        self._piece_index: tuple[dict[bytes, list[int]], int] | None = None
 
     def open_context(self, *, n_ctx: int, n_batch: int = 512, n_seq_max: int = 1) -> None:
         """(Re)create the context; any KV state of an earlier context is gone."""
@@ -79,6 +80,10 @@ class LlamaRuntime:
         cparams.n_threads = self.n_threads
         cparams.n_threads_batch = self.n_threads
         cparams.no_perf = True
+        cparams.kv_unified = True  # sequences share one KV buffer (and the cached system prompt's cells)
+        # CPU flash attention rounds queries to f16, so logits depend on how tokens are batched (differences of
+        # ~0.1 seen); the plain kernel keeps batched and token-by-token decoding equal to ~1e-5.
+        cparams.flash_attn_type = C.LLAMA_FLASH_ATTN_TYPE_DISABLED
         self._ctx = C.llama_init_from_model(self._model, cparams)
         if not self._ctx:
             raise NotifclfError(f"llama.cpp could not create a context of {n_ctx} tokens for {self.path}")
@@ -130,34 +135,52 @@ class LlamaRuntime:
             n = C.llama_token_to_piece(self._vocab, token, buf, -n, 0, special)
         return buf.raw[:n]
 
+    def piece_index(self) -> tuple[dict[bytes, list[int]], int]:
+        """Every token's piece mapped to its ids (empty pieces left out, as llama.cpp's grammar does), and the
+        longest piece length. Built once per model."""
+        if self._piece_index is None:
+            index: dict[bytes, list[int]] = {}
+            for token in range(self.n_vocab):
+                piece = self.piece(token, special=True)
+                if piece and piece[0] != 0:
+                    index.setdefault(piece, []).append(token)
+            self._piece_index = (index, max(map(len, index)))
+        return self._piece_index
+
     def is_eog(self, token: int) -> bool:
         return bool(C.llama_vocab_is_eog(self._vocab, token))
 
     # -- decoding ---------------------------------------------------------------------------------------------
-    def decode(self, items: list[tuple[int, int, int, bool]]) -> None:
-        """Decode ``(token, position, seq_id, want_logits)`` items, in chunks of ``n_batch``.
+    def decode(self, items: "list[tuple[int, int, tuple[int, ...], bool]]") -> list[int]:
+        """Decode ``(token, position, seq_ids, want_logits)`` items in one batch (at most ``n_batch`` items).
 
-        Logits of the items marked ``want_logits`` are then readable by their index in the last chunk; callers that
-        need logits keep each call within one chunk.
+        Returns the batch indices of the items that asked for logits, for :meth:`logits`.
         """
+        if len(items) > self.n_batch:
+            raise NotifclfError(f"a batch of {len(items)} tokens exceeds n_batch={self.n_batch}")
         batch = self._batch
-        for start in range(0, len(items), self.n_batch):
-            chunk = items[start:start + self.n_batch]
-            for i, (token, pos, seq, want) in enumerate(chunk):
-                batch.token[i] = token
-                batch.pos[i] = pos
-                batch.n_seq_id[i] = 1
-                batch.seq_id[i][0] = seq
-                batch.logits[i] = want
-            batch.n_tokens = len(chunk)
-            rc = C.llama_decode(self._ctx, batch)
-            if rc != 0:
-                raise NotifclfError(f"llama_decode failed with code {rc} (context of {self.n_ctx} tokens full?)")
+        wanted = []
+        for i, (token, pos, seqs, want) in enumerate(items):
+            batch.token[i] = token
+            batch.pos[i] = pos
+            batch.n_seq_id[i] = len(seqs)
+            for j, seq in enumerate(seqs):
+                batch.seq_id[i][j] = seq
+            batch.logits[i] = want
+            if want:
+                wanted.append(i)
+        batch.n_tokens = len(items)
+        rc = C.llama_decode(self._ctx, batch)
+        if rc != 0:
+            raise NotifclfError(f"llama_decode failed with code {rc} (context of {self.n_ctx} tokens full?)")
+        return wanted
 
     def decode_sequence(self, tokens: list[int], *, start: int, seq_id: int = 0) -> None:
-        """Decode ``tokens`` at positions ``start..`` of one sequence, keeping the logits of the last one."""
-        last = len(tokens) - 1
-        self.decode([(t, start + i, seq_id, i == last) for i, t in enumerate(tokens)])
+        """Decode ``tokens`` at positions ``start..`` of one sequence, in chunks; the last token's logits are kept."""
+        for at in range(0, len(tokens), self.n_batch):
+            chunk = tokens[at:at + self.n_batch]
+            last = at + len(chunk) == len(tokens)
+            self.decode([(t, start + at + i, (seq_id,), last and i == len(chunk) - 1) for i, t in enumerate(chunk)])
 
     def logits(self, index: int) -> np.ndarray:
         """The logits of output ``index`` of the last decode (``-1`` for the last), as a fresh float32 array."""
@@ -168,11 +191,11 @@ class LlamaRuntime:
 
     # -- KV memory --------------------------------------------------------------------------------------------
     def truncate(self, seq_id: int, keep: int) -> None:
-        """Drop positions ``keep..`` of a sequence (``keep=0`` empties it)."""
+        """Drop positions ``keep..`` of a sequence (``seq_id=-1``: of every sequence; ``keep=0`` empties it)."""
         C.llama_memory_seq_rm(self._mem, seq_id, keep, -1)
 
-    def copy_sequence(self, src: int, dst: int, upto: int) -> None:
-        C.llama_memory_seq_rm(self._mem, dst, -1, -1)
+    def share_prefix(self, src: int, dst: int, upto: int) -> None:
+        """Let sequence ``dst`` see positions ``0..upto`` of ``src`` (shared cells, no copy of data)."""
         C.llama_memory_seq_cp(self._mem, src, dst, 0, upto)
 
     def save_sequence(self, seq_id: int) -> bytes:
@@ -182,7 +205,7 @@ class LlamaRuntime:
         return bytes(buf[:n])
 
     def restore_sequence(self, seq_id: int, state: bytes) -> None:
-        self.truncate(seq_id, 0)
+        self.truncate(-1, 0)
         buf = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
         if C.llama_state_seq_set_data(self._ctx, buf, len(state), seq_id) == 0:
             raise NotifclfError("llama.cpp refused to restore a cached prompt state")

@@ -43,12 +43,13 @@ def _bytes_to_unicode() -> list[str]:
     return [chr(table[b]) for b in range(256)]
 
 
-def vocabulary() -> tuple[list[str], list[int], list[str]]:
-    """Tokens, token types and merges of the tiny byte-level BPE tokenizer."""
+def vocabulary(with_merges: bool = True) -> tuple[list[str], list[int], list[str]]:
+    """Tokens, token types and merges of the tiny byte-level BPE tokenizer (one token per byte without merges)."""
     tokens = _bytes_to_unicode()
     types = [gguf.TokenType.NORMAL] * len(tokens)
     merges = []
-    for left, right in _MERGES:
+    # Without merges llama.cpp still needs one: join the pieces of bytes 0x00 and 0x01, which prompts never contain.
+    for left, right in _MERGES if with_merges else [("Ā", "ā")]:
         merges.append(f"{left} {right}")
         tokens.append(left + right)
         types.append(gguf.TokenType.NORMAL)
@@ -60,12 +61,12 @@ def vocabulary() -> tuple[list[str], list[int], list[str]]:
 
 def write_tiny_model(path: Path, *, arch: str = "qwen2", seed: int = 0, n_embd: int = 64, n_layer: int = 2,
                      n_head: int = 4, n_head_kv: int = 2, n_ff: int = 128, context_length: int = 8192,
-                     chat_template: str | None = None, scale: float = 0.5) -> Path:
+                     chat_template: str | None = None, scale: float = 0.5, with_merges: bool = True) -> Path:
     """Write a tiny ``qwen2`` or ``qwen3`` GGUF with random float32 weights and return its path."""
     if arch not in ("qwen2", "qwen3"):
         raise ValueError(f"arch must be qwen2 or qwen3, got {arch}")
     rng = np.random.default_rng(seed)
-    tokens, types, merges = vocabulary()
+    tokens, types, merges = vocabulary(with_merges)
     n_vocab = len(tokens)
     head_dim = n_embd // n_head
 

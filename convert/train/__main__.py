@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--measure", type=int, default=0, help="time N steps with and without the speed tricks, then exit")
     p.add_argument("--no-prefix-cache", action="store_true", help="(slow reference) run the prefix with gradients")
     p.add_argument("--full-logits", action="store_true", help="(slow reference) lm_head at every position")
+    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"],
+                   help="base weights dtype (auto: bfloat16 on CUDA or a CPU with avx512_bf16/AMX, else float32); "
+                        "the LoRA weights stay float32")
+    p.add_argument("--measure-modes", default="all", help="'all' or 'fast' (only the prefix-cache + answer-logits path)")
     p.add_argument("--p2-boost", type=float, default=1.3, help="sampling weight of priority-2 rows")
     return p
 
@@ -86,7 +90,7 @@ def main(argv=None) -> int:
 
     from . import data as D
     from .loop import train
-    from .model import add_lora, eot_ids, load_base, load_lora, make_encoder, pick_device, setup_threads
+    from .model import add_lora, eot_ids, load_base, load_lora, make_encoder, pick_device, resolve_dtype, setup_threads
     from .quick_eval import TokenBytes, run_suites
 
     t_start = time.time()
@@ -111,8 +115,9 @@ def main(argv=None) -> int:
         f"threads {torch.get_num_threads()}")
 
     t = time.time()
-    model, tok, template = load_base(args.base, device)
-    log(f"base loaded in {time.time() - t:.0f}s")
+    dtype = resolve_dtype(args.dtype, device)
+    model, tok, template = load_base(args.base, device, dtype)
+    log(f"base loaded in {time.time() - t:.0f}s ({dtype})")
     builder = D.ExampleBuilder(template, make_encoder(tok), eot_ids(tok))
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else eot_ids(tok)[0]
     seed_emergent = D.load_seed_emergent(args.seed_emergent) if args.seed_emergent and Path(args.seed_emergent).exists() else None
@@ -128,6 +133,13 @@ def main(argv=None) -> int:
         report = run_suites(model, builder, TokenBytes(tok), dev_rows, device, args.eval_n, seed_emergent, log)
         (run_dir / "eval.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
         log(f"wrote {run_dir / 'eval.json'}")
+        meta_path = out_dir / "training.json"
+        if (out_dir / "adapter_config.json").exists() and meta_path.exists():
+            meta = json.loads(meta_path.read_text())
+            report["at_step"] = meta.get("steps")
+            meta["dev_metrics"] = report
+            meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False))
+            log(f"dev metrics written into {meta_path}")
         return 0
     if args.resume and (ckpt_adapter / "adapter_config.json").exists():
         model = load_lora(model, ckpt_adapter, trainable=True)
@@ -139,11 +151,19 @@ def main(argv=None) -> int:
     sampler = D.BatchSampler(train_rows, builder, args.batch_size, args.seed, args.p2_boost)
 
     if args.measure:
-        return _measure(model, sampler, device, pad_id, args.measure, log)
+        return _measure(model, sampler, device, pad_id, args.measure, log, args.measure_modes)
 
     config = {k: v for k, v in vars(args).items() if k not in ("resume", "eval_only", "measure")}
     meta = {
-        "base_model": "Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF, dequantized to fp32 by transformers)",
+        "base_model": f"Qwen2.5-Coder-0.5B-Instruct ({Path(args.base).name}, dequantized by transformers, run in {dtype})",
+        "adapter_dtype": "LoRA weights trained in float32, stored in float16",
+        "augmentation": ("per batch one folder set: 30% the defaults; 25% defaults renamed (synonyms, other languages, "
+                         "meaningless code names), paraphrased, shuffled, subsets keeping the gold folder; 33% defaults "
+                         "(transformed) plus 1-4 specific folders (GitHub, Incidents, Deliveries, Security, Bills, Finance, "
+                         "Social, Travel, Food, Health, Appointments, Entertainment, Meetings) that win when their rule says "
+                         "yes, rows the rules call 'maybe' skipped; 12% specific folders only (+ optional catch-all); 15% "
+                         "of batches add a user instruction (app -> priority or folder) applied to the labels; "
+                         "priority-2 rows sampled x1.3"),
         "base_gguf_sha256": _sha256(args.base) if Path(args.base).is_file() else None,
         "data_file": str(args.data),
         "data_sha256": D.file_sha256(args.data),
@@ -198,7 +218,7 @@ def _sha256(path) -> str:
     return h.hexdigest()
 
 
-def _measure(model, sampler, device, pad_id, n: int, log) -> int:
+def _measure(model, sampler, device, pad_id, n: int, log, which: str = "all") -> int:
     """Seconds per example on the same batches: reference path vs prefix cache vs prefix cache + answer logits."""
     import torch
 
@@ -207,21 +227,26 @@ def _measure(model, sampler, device, pad_id, n: int, log) -> int:
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=0.0)
     modes = [("full (no tricks)", False, False), ("prefix cache", True, False), ("prefix cache + answer logits", True, True)]
+    if which == "fast":
+        modes = modes[-1:]
     batches = [sampler.batch(i) for i in range(n + 1)]
     log("mean tokens: prefix %.0f, rest %.0f" % (sum(len(b.prefix) for b in batches) / len(batches),
         sum(len(e.ids) for b in batches for e in b.examples) / sum(len(b.examples) for b in batches)))
     for name, pc, al in modes:
-        tot_t, tot_ex = 0.0, 0
+        tot_t, tot_cpu, tot_ex = 0.0, 0.0, 0
         for i, b in enumerate(batches):
             t = time.time()
+            c = time.process_time()
             loss, _ = batch_loss(model, b, device, pad_id, pc, al)
             opt.zero_grad()
             loss.backward()
             opt.step()
             if i > 0:  # first batch is warm-up
                 tot_t += time.time() - t
+                tot_cpu += time.process_time() - c
                 tot_ex += len(b.examples)
-        log(f"measure {name}: {tot_t / tot_ex:.3f} s/example over {tot_ex} examples (loss {loss.item():.3f})")
+        log(f"measure {name}: {tot_t / tot_ex:.3f} s/example wall, {tot_cpu / tot_ex:.3f} CPU-s/example "
+            f"({torch.get_num_threads()} threads) over {tot_ex} examples (loss {loss.item():.3f})")
     return 0
 
 

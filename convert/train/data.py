@@ -199,13 +199,15 @@ _CARRIER_APPS = {"fedex", "ups", "dhl", "usps", "顺丰", "顺丰速运", "菜�
 _SHOP_APPS = {"amazon", "shopee", "lazada", "walmart", "target", "aliexpress", "etsy", "ebay", "flipkart", "best buy", "temu",
               "shein", "costco", "wish", "taobao", "淘宝", "京东", "jd", "拼多多", "newegg", "wayfair", "myntra", "home depot",
               "alibaba", "overstock", "poshmark", "depop", "mercari", "zalando", "asos", "ikea"}
-_DELIVERY_WORDS = _words(r"shipped", r"delivered", r"out for delivery", r"\bdelivery\b", r"package", r"parcel", r"tracking",
+_DELIVERY_WORDS = _words(r"refund", r"shipped", r"delivered", r"out for delivery", r"\bdelivery\b", r"package", r"parcel", r"tracking",
                          r"your order", r"order #", r"order has", r"in transit", r"courier", r"pick ?up", r"arriv",
                          r"快递", r"包裹", r"发货", r"派送", r"签收", r"物流", r"配送", r"取件")
 
 
 def _rule_deliveries(row: dict) -> str:
     words = bool(_DELIVERY_WORDS.search(row_text(row)))
+    if re.search(r"refund|return", row_text(row)):
+        return "maybe"
     if row["folder"] == "Alerts" and (_app_in(row, _CARRIER_APPS) or (words and _app_in(row, _SHOP_APPS))):
         return "yes"
     if _app_in(row, _CARRIER_APPS) or words or (_app_in(row, _SHOP_APPS) and row["folder"] != "Promotions"):
@@ -230,21 +232,23 @@ def _rule_security(row: dict) -> str:
     return "no"
 
 
-_BILL_WORDS = _words(r"\bbill\b", r"\bbills\b", r"billing", r"payment due", r"\bdue\b", r"invoice", r"statement",
-                     r"autopay", r"auto-pay", r"overdue", r"subscription", r"renew", r"charged", r"utility",
-                     r"账单", r"还款", r"缴费", r"扣款", r"欠费", r"续费", r"话费", r"电费", r"水费")
+_BILL_WORDS = _words(r"\bbill\b", r"\bbills\b", r"billing", r"payment due", r"\bis due\b", r"\bdue (on|by|in|date|today|tomorrow)",
+                     r"amount due", r"invoice", r"statement", r"autopay", r"auto-pay", r"overdue", r"renewal", r"renews",
+                     r"账单", r"还款", r"缴费", r"欠费", r"续费", r"话费", r"电费", r"水费")
+_BILL_MAYBE = _words(r"\bdue\b", r"charged", r"subscription", r"renew", r"payment", r"扣款", r"fee")
 
 
 def _rule_bills(row: dict) -> str:
-    words = bool(_BILL_WORDS.search(row_text(row)))
-    if words and row["folder"] == "Alerts":
+    text = row_text(row)
+    words = bool(_BILL_WORDS.search(text))
+    if words and row["folder"] == "Alerts" and not _SECURITY_WORDS.search(text):
         return "yes"
-    if words or _app_in(row, _FINANCE_APPS):
+    if words or _BILL_MAYBE.search(text) or _app_in(row, _FINANCE_APPS):
         return "maybe"
     return "no"
 
 
-_FINANCE_APPS = {"chase mobile", "chase", "wells fargo", "bank of america", "capital one", "american express", "amex", "paypal",
+_FINANCE_APPS = {"ally bank", "ally", "loan manager", "moneygram", "chase mobile", "chase", "wells fargo", "bank of america", "capital one", "american express", "amex", "paypal",
                  "venmo", "coinbase", "robinhood", "google pay", "revolut", "hsbc mobile", "hsbc", "payoneer", "cash app",
                  "zelle", "alipay", "支付宝", "招商银行", "工商银行", "建设银行", "citi mobile", "citi", "discover", "monzo",
                  "n26", "wise", "mint", "schwab", "fidelity", "e*trade", "binance", "apple pay", "apple card", "us bank",
@@ -327,15 +331,17 @@ def _rule_health(row: dict) -> str:
     return "no"
 
 
-_APPOINTMENT_WORDS = _words(r"appointment", r"dentist", r"doctor'?s", r"reservation", r"booking confirmed", r"\bbooked\b",
-                            r"haircut", r"salon", r"vet\b", r"预约", r"挂号", r"订座")
+_APPOINTMENT_WORDS = _words(r"appointment", r"dentist", r"doctor'?s", r"reservation", r"booking confirmed",
+                            r"haircut", r"salon", r"\bvet\b", r"预约", r"挂号", r"订座")
+_APPOINTMENT_MAYBE = _words(r"\bbooked\b", r"\bbooking\b", r"schedule", r"surgery", r"hospital", r"clinic")
 
 
 def _rule_appointments(row: dict) -> str:
-    words = bool(_APPOINTMENT_WORDS.search(row_text(row)))
-    if words and row["folder"] in ("Alerts", "Personal"):
+    text = row_text(row)
+    words = bool(_APPOINTMENT_WORDS.search(text))
+    if words and row["folder"] in ("Alerts", "Personal") and not _TRAVEL_WORDS.search(text):
         return "yes"
-    if words or _app_in(row, _HEALTH_APPS) or row_app(row) in {"calendly", "opentable", "zocdoc", "google calendar",
+    if words or _APPOINTMENT_MAYBE.search(text) or _app_in(row, _HEALTH_APPS) or row_app(row) in {"calendly", "opentable", "zocdoc", "google calendar",
                                                                "calendar", "outlook"}:
         return "maybe"
     return "no"

@@ -103,13 +103,24 @@ def save_checkpoint(model, optimizer, state: dict, run_dir: Path, out_dir: Optio
         publish_adapter(final / "adapter", out_dir)
 
 
-def publish_adapter(adapter_dir: Path, out_dir: Path) -> None:
+BASE_MODEL_ID = "Qwen/Qwen2.5-Coder-0.5B-Instruct"
+
+
+def publish_adapter(adapter_dir: Path, out_dir: Path, half: bool = True) -> None:
+    """Copy the adapter into out_dir; ``half`` stores the LoRA weights as float16 (half the size, same results)."""
+    from safetensors.torch import load_file, save_file
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("adapter_config.json", "adapter_model.safetensors"):
-        src = adapter_dir / name
-        if src.exists():
-            shutil.copyfile(src, out_dir / (name + ".tmp"))
-            os.replace(out_dir / (name + ".tmp"), out_dir / name)
+    cfg = json.loads((adapter_dir / "adapter_config.json").read_text())
+    cfg["base_model_name_or_path"] = BASE_MODEL_ID
+    (out_dir / "adapter_config.json.tmp").write_text(json.dumps(cfg, indent=2, sort_keys=True))
+    os.replace(out_dir / "adapter_config.json.tmp", out_dir / "adapter_config.json")
+    tensors = load_file(str(adapter_dir / "adapter_model.safetensors"))
+    if half:
+        tensors = {k: v.to(torch.float16).contiguous() for k, v in tensors.items()}
+    save_file(tensors, str(out_dir / "adapter_model.safetensors.tmp"), metadata={"format": "pt"})
+    os.chmod(out_dir / "adapter_model.safetensors.tmp", 0o644)
+    os.replace(out_dir / "adapter_model.safetensors.tmp", out_dir / "adapter_model.safetensors")
 
 
 def train(model, sampler, device: torch.device, pad_id: int, *, run_dir: Path, out_dir: Optional[Path],

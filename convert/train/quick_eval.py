@@ -114,7 +114,9 @@ def constrained_decode(model, builder: ExampleBuilder, tb: TokenBytes, folders: 
                 tid = int(cand[logits[cand].argmax()].item())
             pending.append(tid)
             done += tb.bytes_of[tid]
-        cache.crop(P)
+        extra = cache.get_seq_length() - P
+        if extra > 0:
+            cache.crop(-extra)
         results.append(result)
     return results
 
@@ -184,8 +186,8 @@ def run_suites(model, builder: ExampleBuilder, tb: TokenBytes, dev_rows: Sequenc
     report["dev_renamed"] = suite("dev_renamed", renamed_default_scenario(
         {"Work": "Job", "Personal": "Private", "Promotions": "Deals", "Alerts": "Notices"}), rows)
     mixed = mixed_scenario()
-    fit = [r for r in dev_rows if any(row_statuses(r)[k] == "yes" for k in MIXED_EXTRA)][:60]
-    rest = rows[: max(60, n_dev // 2)]
+    fit = [r for r in dev_rows if any(row_statuses(r)[k] == "yes" for k in MIXED_EXTRA)][: min(40, n_dev)]
+    rest = rows[: min(len(rows), 60)]
     report["dev_mixed_custom_fit"] = suite("dev_mixed_custom_fit", mixed, fit)
     report["dev_mixed_rest"] = suite("dev_mixed_rest", mixed, rest)
     if seed_emergent is not None:

@@ -1,0 +1,7 @@
+"""``python -m convert <command> ...``"""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,131 @@
+"""Choose folder and priority from logits restricted to the allowed tokens, several notifications per decode.
+
+Phase 1 decodes, for every notification of a group, its own tokens plus the answer-trie nodes that several folders
+share, each folder of each notification in its own sequence on top of the cached system prompt. The logits there
+decide the folder (and give the folder distribution). Phase 2 decodes the rest of each chosen folder's head in one
+batch; its last logits give the priority. Where greedy grammar decoding would pick a token off the canonical path,
+the notification is returned as ``None`` so the caller decodes it with the grammar instead: results are always
+those of greedy grammar-constrained decoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .answer_paths import AnswerPaths, TrieNode, log_softmax_at
+from .llama_runtime import LlamaRuntime
+
+
+@dataclass(frozen=True)
+class Choice:
+    """``exact`` is False when greedy grammar decoding would leave the canonical path: then ``folder`` and
+    ``priority_index`` are -1 and the caller decodes with the grammar; ``folder_probs`` is always set."""
+
+    folder: int
+    priority_index: int
+    folder_probs: np.ndarray
+    priority_probs: np.ndarray | None
+    exact: bool = True
+
+
+def _folder_probs(paths: AnswerPaths, logits_of: dict[int, np.ndarray]) -> np.ndarray:
+    """P(folder) from the restricted softmax at every node shared by several folders, renormalised over folders."""
+    logp = np.zeros(len(paths.heads))
+    for node in (paths.root, *paths.shared_nodes):
+        if not node.shared:
+            continue
+        scores, _ = log_softmax_at(logits_of[id(node)], node.allowed)
+        for child in node.children.values():
+            logp[child.folders] += scores[np.searchsorted(node.allowed, child.token)]
+    probs = np.exp(logp - logp.max())
+    return probs / probs.sum()
+
+
+def _walk_shared(root: TrieNode, logits_of: dict[int, np.ndarray]) -> TrieNode | None:
+    """Follow greedy picks through the shared nodes; the first single-folder node, or None if greedy leaves the trie."""
+    node = root
+    while node.shared:
+        _, best = log_softmax_at(logits_of[id(node)], node.allowed)
+        child = node.children.get(best)
+        if child is None:
+            return None
+        node = child
+    return node
+
+
+def choose(rt: LlamaRuntime, paths: AnswerPaths, n_prefix: int, tails: Sequence[list[int]]) -> list[Choice]:
+    """Choices for notifications whose tokens (user text + template suffix) are ``tails``; the system prompt's KV
+    occupies positions ``0..n_prefix`` of sequence 0. Sequences ``1..len(tails)*n_folders`` must be free."""
+    n_folders = len(paths.heads)
+    items: list[tuple[int, int, tuple[int, ...], bool]] = []
+    owners: list[tuple[int, TrieNode]] = []  # (note, node whose logits an output row holds)
+    for j, tail in enumerate(tails):
+        seqs = tuple(1 + j * n_folders + f for f in range(n_folders))
+        for seq in seqs:
+            rt.share_prefix(0, seq, n_prefix)
+        last = len(tail) - 1
+        items += [(t, n_prefix + i, seqs, i == last) for i, t in enumerate(tail)]
+        owners.append((j, paths.root))
+        answer_start = n_prefix + len(tail)
+        for node in paths.shared_nodes:
+            items.append((node.token, answer_start + node.depth - 1, tuple(seqs[f] for f in node.folders), True))
+            owners.append((j, node))
+    rows = rt.decode(items)
+    logits: list[dict[int, np.ndarray]] = [{} for _ in tails]
+    for row, (j, node) in zip(rows, owners):
+        logits[j][id(node)] = rt.logits(row)
+
+    decided: list[tuple[int, TrieNode] | None] = [None] * len(tails)
+    phase2: list[tuple[int, int, tuple[int, ...], bool]] = []
+    phase2_owner: list[tuple[int, TrieNode]] = []
+    for j, tail in enumerate(tails):
+        node = _walk_shared(paths.root, logits[j])
+        if node is None:
+            continue
+        folder = node.folders[0]
+        decided[j] = (folder, node)
+        seq = 1 + j * n_folders + folder
+        answer_start = n_prefix + len(tail)
+        path = paths.path(folder)
+        for step in path[max(node.depth, 1):]:
+            phase2.append((step.token, answer_start + step.depth - 1, (seq,), True))
+            phase2_owner.append((j, step))
+    if phase2:
+        for row, (j, node) in zip(rt.decode(phase2), phase2_owner):
+            logits[j][id(node)] = rt.logits(row)
+
+    choices = []
+    for j in range(len(tails)):
+        folder_probs = _folder_probs(paths, logits[j])
+        found = decided[j]
+        finished = _finish(paths, found[0], found[1], logits[j]) if found else None
+        if finished is None:
+            choices.append(Choice(folder=-1, priority_index=-1, folder_probs=folder_probs, priority_probs=None, exact=False))
+        else:
+            choices.append(Choice(folder=found[0], priority_index=finished[0], folder_probs=folder_probs,
+                                  priority_probs=finished[1]))
+    return choices
+
+
+def priority_probs(logits: np.ndarray, digits: Sequence[int]) -> np.ndarray:
+    """P(priority) from the logits of the three digit tokens."""
+    scores = logits[list(digits)].astype(np.float64)
+    probs = np.exp(scores - scores.max())
+    return probs / probs.sum()
+
+
+def _finish(paths: AnswerPaths, folder: int, first: TrieNode, logits_of: dict[int, np.ndarray]) -> tuple[int, np.ndarray] | None:
+    """Check the forced rest of the head against greedy picks, then pick the priority digit."""
+    path = paths.path(folder)
+    for node, nxt in zip(path[first.depth:], path[first.depth + 1:]):
+        _, best = log_softmax_at(logits_of[id(node)], node.allowed)
+        if best != nxt.token:
+            return None
+    leaf_logits = logits_of[id(path[-1])]
+    _, best = log_softmax_at(leaf_logits, path[-1].allowed)
+    if best not in paths.digits:
+        return None
+    return paths.digits.index(best), priority_probs(leaf_logits, paths.digits)
