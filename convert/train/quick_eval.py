@@ -162,7 +162,8 @@ def mixed_scenario() -> Scenario:
 
 
 def run_suites(model, builder: ExampleBuilder, tb: TokenBytes, dev_rows: Sequence[dict], device: torch.device,
-               n_dev: int = 200, seed_emergent: Optional[tuple] = None, log=print) -> dict:
+               n_dev: int = 200, seed_emergent: Optional[tuple] = None, log=print,
+               suites: Sequence[str] = ("default", "renamed", "mixed", "seed")) -> dict:
     model.eval()
     t0 = time.time()
     rows = list(dev_rows)[:n_dev]
@@ -182,15 +183,18 @@ def run_suites(model, builder: ExampleBuilder, tb: TokenBytes, dev_rows: Sequenc
         log(f"eval {name}: " + json.dumps({k: res[k] for k in ("n", "folder_acc", "priority_acc", "both_acc", "invalid")}))
         return res
 
-    report["dev_default"] = suite("dev_default", default_scenario(), rows)
-    report["dev_renamed"] = suite("dev_renamed", renamed_default_scenario(
-        {"Work": "Job", "Personal": "Private", "Promotions": "Deals", "Alerts": "Notices"}), rows)
-    mixed = mixed_scenario()
-    fit = [r for r in dev_rows if any(row_statuses(r)[k] == "yes" for k in MIXED_EXTRA)][: min(40, n_dev)]
-    rest = rows[: min(len(rows), 60)]
-    report["dev_mixed_custom_fit"] = suite("dev_mixed_custom_fit", mixed, fit)
-    report["dev_mixed_rest"] = suite("dev_mixed_rest", mixed, rest)
-    if seed_emergent is not None:
+    if "default" in suites:
+        report["dev_default"] = suite("dev_default", default_scenario(), rows)
+    if "renamed" in suites:
+        report["dev_renamed"] = suite("dev_renamed", renamed_default_scenario(
+            {"Work": "Job", "Personal": "Private", "Promotions": "Deals", "Alerts": "Notices"}), rows)
+    if "mixed" in suites:
+        mixed = mixed_scenario()
+        fit = [r for r in dev_rows if any(row_statuses(r)[k] == "yes" for k in MIXED_EXTRA)][: min(40, n_dev)]
+        rest = rows[: min(len(rows), 60)]
+        report["dev_mixed_custom_fit"] = suite("dev_mixed_custom_fit", mixed, fit)
+        report["dev_mixed_rest"] = suite("dev_mixed_rest", mixed, rest)
+    if seed_emergent is not None and "seed" in suites:
         folders, cases_raw = seed_emergent
         sc = Scenario(folders=folders, default_map={}, kind="seed")
         cases = [Case(c, c["folder"], 1) for c in cases_raw]

@@ -1,0 +1,150 @@
+"""Speed benchmark: naive llama-cpp-python vs notifclf classify / classify_many vs the floor, side by side.
+
+    python benchmarks/bench.py [--model NAME_OR_PATH] [--rounds 3] [--notes 16] [--data ../shared/data/notifai/train.jsonl]
+
+Methods run in interleaved rounds (a new random order each round) over the same notifications, so machine noise hits
+them alike; per-notification medians over rounds are printed with their ratios. Cold start (import to first result,
+model already cached) and peak RSS are measured in fresh child processes that load notifclf only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import notifclf
+from notifclf.model_store import resolve_model
+from notifclf.prompt import system_prompt, user_message
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "notifai" / "train.jsonl"
+
+CHILD = r"""
+import resource, sys, time
+t0 = time.perf_counter()
+import notifclf
+clf = notifclf.Classifier(sys.argv[1], progress=False)
+clf.classify({"app": "Slack", "title": "#incidents", "body": "PROD DOWN - payments returning 500s"})
+first = time.perf_counter() - t0
+import json
+notes = json.loads(sys.argv[2])
+clf.classify_many(notes)
+for n in notes:
+    clf.classify(n)
+print(json.dumps({"cold_start_s": first, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def load_notes(path: Path, n: int, seed: int) -> list[dict]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    random.Random(seed).shuffle(rows)
+    return [{"app": r.get("app_name") or r.get("app", ""), "title": r.get("title", ""), "body": r.get("body", "")} for r in rows[:n]]
+
+
+def naive_runner(model_path: Path, folders, threads: int | None):
+    """What a user would write: create_chat_completion with a json_schema response format, greedy."""
+    from llama_cpp import Llama
+
+    llm = Llama(str(model_path), n_ctx=2048, n_threads=threads, verbose=False)
+    schema = notifclf.output_schema(folders)
+    system = system_prompt(folders)
+
+    def run(note: dict) -> dict:
+        out = llm.create_chat_completion(
+            messages=[{"role": "system", "content": system},
+                      {"role": "user", "content": user_message(notifclf.Notification.coerce(note))}],
+            response_format={"type": "json_object", "schema": schema}, temperature=0.0, max_tokens=40)
+        return json.loads(out["choices"][0]["message"]["content"])
+
+    return run
+
+
+def floor_runner(clf: notifclf.Classifier):
+    """Evaluate only the notification's own tokens on top of the cached system prompt: the least any method can do."""
+    rt = clf._runtime
+
+    def run(note: dict) -> int:
+        pieces = clf._render(clf._setup, notifclf.Notification.coerce(note))
+        n_prefix = clf._load_prefix(pieces.prefix)
+        tokens = rt.tokenize(pieces.user, special=False)
+        rt.truncate(-1, n_prefix)
+        rt.decode_sequence(tokens, start=n_prefix)
+        rt.truncate(-1, n_prefix)
+        return len(tokens)
+
+    return run
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--notes", type=int, default=16)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    model_path = resolve_model(args.model, progress=False).path
+    notes = load_notes(args.data, args.notes, args.seed)
+    fast = notifclf.Classifier(model_path, n_threads=args.threads, progress=False, result_cache_size=0)
+    grammar = notifclf.Classifier(model_path, n_threads=args.threads, progress=False, result_cache_size=0, decoding="grammar")
+    folders = fast.folders
+    naive = naive_runner(model_path, folders, args.threads)
+    floor = floor_runner(fast)
+    methods = {
+        "naive create_chat_completion+json_schema": lambda: [naive(n) for n in notes],
+        "notifclf grammar decoding": lambda: [grammar.classify(n) for n in notes],
+        "notifclf classify": lambda: [fast.classify(n) for n in notes],
+        "notifclf classify_many": lambda: fast.classify_many(notes),
+        "floor: notification tokens only": lambda: [floor(n) for n in notes],
+    }
+    for run in methods.values():  # warm-up: caches the system prompt everywhere
+        run()
+    times: dict[str, list[float]] = {name: [] for name in methods}
+    rng = random.Random(args.seed)
+    for _ in range(args.rounds):
+        order = list(methods)
+        rng.shuffle(order)
+        for name in order:
+            started = time.perf_counter()
+            methods[name]()
+            times[name].append(1000 * (time.perf_counter() - started) / len(notes))
+
+    fast_results = [fast.classify(n) for n in notes]
+    grammar_results = [grammar.classify(n) for n in notes]
+    naive_results = [naive(n) for n in notes]
+    n_tokens = statistics.fmean(floor(n) for n in notes)
+
+    med = {name: statistics.median(v) for name, v in times.items()}
+    print(f"model {model_path.name}; {len(notes)} notifications x {args.rounds} interleaved rounds; "
+          f"threads {fast._runtime.n_threads}; mean notification tokens {n_tokens:.1f}")
+    print(f"{'method':<44}{'ms/notif (median)':>18}{'min':>8}{'max':>8}{'x floor':>9}")
+    for name, v in times.items():
+        print(f"{name:<44}{med[name]:>18.1f}{min(v):>8.1f}{max(v):>8.1f}{med[name] / med['floor: notification tokens only']:>9.2f}")
+    print(f"speed-up of classify over naive: {med['naive create_chat_completion+json_schema'] / med['notifclf classify']:.2f}x")
+    print(f"throughput of classify_many over classify: {med['notifclf classify'] / med['notifclf classify_many']:.2f}x")
+    agree = sum(a == b for a, b in zip(fast_results, grammar_results))
+    agree_naive = sum(a.to_dict() == b for a, b in zip(fast_results, naive_results))
+    print(f"identical answers: classify vs grammar decoding {agree}/{len(notes)}; classify vs naive {agree_naive}/{len(notes)}")
+    print(f"decode paths used by classify: {fast.decode_counts()}")
+    fast.close()
+    grammar.close()
+
+    child = [json.loads(subprocess.run([sys.executable, "-c", CHILD, str(model_path), json.dumps(notes)], check=True,
+                                       capture_output=True, text=True).stdout) for _ in range(3)]
+    print(f"cold start (import to first result, model cached), median of 3: "
+          f"{statistics.median(c['cold_start_s'] for c in child):.2f} s")
+    print(f"peak RSS of a process using notifclf (classify + classify_many), max of 3: "
+          f"{max(c['peak_rss_mb'] for c in child):.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
