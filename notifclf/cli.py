@@ -81,14 +81,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .classifier import Classifier
     from .evaluation import evaluate, load_labeled
 
-    rows = load_labeled(args.data)
+    rows, suite_folders = load_labeled(args.data)
     if args.dev_split:
         from convert.train.data import is_dev
 
         rows = [r for r in rows if is_dev(r.get("id", ""))]
     if args.limit:
         rows = rows[: args.limit]
-    folders = load_folders_file(args.folders) if args.folders else None
+    folders = load_folders_file(args.folders) if args.folders else suite_folders
     clf = Classifier(args.model, folders=folders, instructions=args.instructions, cache_dir=args.cache_dir,
                      n_threads=args.threads, progress=sys.stderr.isatty(), result_cache_size=0)
     with tqdm(total=len(rows), unit="notif", disable=not args.progress) as bar:
@@ -128,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser("eval", help="accuracy, confusion, calibration and latency on labeled notifications (JSONL)")
-    p.add_argument("data", help="JSONL rows: notification fields plus 'folder' and optionally 'priority'")
+    p.add_argument("data", help="JSONL rows (notification fields plus 'folder' and optionally 'priority'), or a suite "
+                                "JSON object with 'folders' and 'cases' (see evals/)")
     p.add_argument("--report", metavar="OUT.json", help="write the full report as JSON")
     p.add_argument("--limit", type=int, help="evaluate only the first N rows")
     p.add_argument("--dev-split", action="store_true",

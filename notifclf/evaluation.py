@@ -62,16 +62,27 @@ class EvalReport:
         return "\n".join(lines)
 
 
-def load_labeled(path: str | Path) -> list[dict[str, Any]]:
-    """Labeled notifications from JSONL: notification fields plus ``folder`` and optionally ``priority``."""
+def load_labeled(path: str | Path) -> tuple[list[dict[str, Any]], list[dict[str, str]] | None]:
+    """Labeled notifications and, for a suite file, its folders.
+
+    Either JSONL (notification fields plus ``folder`` and optionally ``priority`` per line) or a suite: one JSON
+    object with ``folders`` (name + description each) and ``cases`` (labeled notifications).
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError:
+        whole = None
+    if isinstance(whole, dict) and "cases" in whole:
+        return list(whole["cases"]), whole.get("folders")
     rows = []
-    for line_no, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+    for line_no, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as exc:
                 raise InvalidNotificationError(f"{path}:{line_no} is not JSON: {exc}") from exc
-    return rows
+    return rows, None
 
 
 def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = _ECE_BINS) -> float | None:

@@ -1,0 +1,51 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from notifclf.evaluation import evaluate, expected_calibration_error, load_labeled
+
+EVALS = Path(__file__).resolve().parents[1] / "evals"
+
+
+def test_ece_of_perfectly_calibrated_and_overconfident_predictions():
+    assert expected_calibration_error([0.75] * 4, [True, True, True, False]) == pytest.approx(0.0)
+    assert expected_calibration_error([1.0] * 4, [True, False, False, False]) == pytest.approx(0.75)
+    assert expected_calibration_error([], []) is None
+
+
+def test_suites_and_jsonl_load(tmp_path):
+    rows, folders = load_labeled(EVALS / "mixed-custom.json")
+    assert len(rows) == 25 and {f["name"] for f in folders} >= {"GitHub", "Appointments", "Bills"}
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"app": "a", "folder": "Work", "priority": 2}\n\n{"app": "b", "folder": "Alerts"}\n')
+    rows, folders = load_labeled(path)
+    assert folders is None and [r["app"] for r in rows] == ["a", "b"]
+
+
+def test_evaluate_counts_and_matrix_are_consistent(tiny_classifier):
+    rows = [{"app": "Slack", "title": "x", "folder": "Work", "priority": 3},
+            {"app": "Mom", "title": "dinner?", "folder": "Personal", "priority": 2},
+            {"app": "Shop", "title": "sale", "folder": "Promotions"},
+            {"app": "?", "title": "?", "folder": "NotAFolder", "priority": 1},
+            {"app": 5, "folder": "Work", "priority": 1}]
+    report = evaluate(tiny_classifier, rows)
+    assert report.n == 3 and report.skipped == 2 and report.invalid_outputs == 0
+    predicted = [tiny_classifier.classify(r) for r in rows[:3]]
+    assert report.folder_accuracy == pytest.approx(sum(p.folder == r["folder"] for p, r in zip(predicted, rows)) / 3)
+    assert sum(sum(v.values()) for v in report.folder_confusion.values()) == 3
+    assert sum(v["n"] for v in report.per_priority.values()) == 2
+    assert report.folder_ece is not None and 0 <= report.folder_ece <= 1
+    assert "folder confusion" in report.table()
+
+
+def test_eval_cli_writes_a_json_report(tiny_qwen2, tmp_path):
+    out = tmp_path / "report.json"
+    proc = subprocess.run([sys.executable, "-m", "notifclf", "eval", str(EVALS / "student.json"), "--model", str(tiny_qwen2),
+                           "--report", str(out), "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    assert report["n"] == 9 and report["folders"] == ["Classes", "Friends", "Jobs", "Other"]
+    assert "latency per notification" in proc.stdout
