@@ -16,13 +16,14 @@ import numpy as np
 
 from .answer_paths import AnswerPaths, build_answer_paths
 from .chat_template import FALLBACK_TEMPLATES, PromptPieces
-from .errors import OutputValidationError, PromptTooLongError
+from .errors import NotifclfError, OutputValidationError, PromptTooLongError
 from .fast_choice import Choice, choose, priority_probs
 from .folders import Folder, FolderLike, validate_folders, validate_instructions
 from .llama_runtime import GrammarSampler, LlamaRuntime
 from .model_store import ResolvedModel, resolve_model
 from .notification import Notification
 from .prompt import build_prompt, notification_fields
+from .prompt_states import store_for
 from .registry import ModelSpec
 from .result import Classification
 from .schema import PRIORITIES, grammar_from_schema, output_schema, render_answer, validate_output
@@ -57,6 +58,9 @@ class Classifier:
     grammar allows, several notifications per llama.cpp batch, and falls back to grammar decoding for a notification
     whenever greedy grammar decoding could differ; ``decoding="grammar"`` always decodes token by token under the
     grammar. Both give the same answers.
+
+    The system prompt's KV state is computed once per folder set and kept in memory (LRU) and, unless
+    ``persist_prompt_states=False``, in the cache directory, so a new process skips that prefill.
     """
 
     def __init__(
@@ -72,6 +76,7 @@ class Classifier:
         result_cache_size: int = _RESULT_CACHE_SIZE,
         progress: bool = True,
         local_files_only: bool | None = None,
+        persist_prompt_states: bool = True,
     ) -> None:
         if not isinstance(max_notification_tokens, int) or not 16 <= max_notification_tokens <= 4096:
             raise ValueError("max_notification_tokens must be an int between 16 and 4096")
@@ -84,6 +89,7 @@ class Classifier:
         self._decoding = decoding
         self._n_batch = max(512, -(-(max_notification_tokens + 128) // 64) * 64)
         self._runtime = LlamaRuntime(self._resolved.path, n_threads=n_threads)
+        self._state_store = store_for(cache_dir, self._resolved.path) if persist_prompt_states else None
         self._template = self._runtime.chat_template() or FALLBACK_TEMPLATES.get(self._resolved.spec.chat_format)
         self._bos_text = self._runtime.token_text(self._runtime.bos_id) if self._runtime.bos_id >= 0 else ""
         self._prefix_states: OrderedDict[str, tuple[list[int], bytes]] = OrderedDict()
@@ -220,9 +226,21 @@ class Classifier:
                 self._loaded_prefix = prefix
             return len(tokens)
         tokens = self._prefix_tokens(prefix)
-        rt.truncate(-1, 0)
-        rt.decode_sequence(tokens, start=0)
-        self._prefix_states[prefix] = (tokens, rt.save_sequence(0))
+        saved = self._state_store.load(prefix) if self._state_store else None
+        state = None
+        if saved is not None:
+            try:
+                rt.restore_sequence(0, saved)
+                state = saved
+            except NotifclfError:
+                logger.debug("stale prompt state on disk ignored")
+        if state is None:
+            rt.truncate(-1, 0)
+            rt.decode_sequence(tokens, start=0)
+            state = rt.save_sequence(0)
+            if self._state_store:
+                self._state_store.save(prefix, state)
+        self._prefix_states[prefix] = (tokens, state)
         self._loaded_prefix = prefix
         while len(self._prefix_states) > _MAX_CACHED_PREFIXES:
             self._prefix_states.popitem(last=False)

@@ -118,3 +118,21 @@ def test_public_properties(tiny_classifier, tiny_qwen2):
     assert [f.name for f in tiny_classifier.folders] == ["Work", "Personal", "Promotions", "Alerts"]
     assert tiny_classifier.schema == output_schema(tiny_classifier.folders)
     assert notifclf.__version__
+
+
+def test_prompt_states_persist_across_classifiers_and_damage_is_ignored(tiny_qwen2, tmp_path):
+    notes = NOTES[:4]
+    first = Classifier(tiny_qwen2, cache_dir=tmp_path, progress=False, result_cache_size=0)
+    expected = [first.classify(n) for n in notes]
+    first.close()
+    (state,) = (tmp_path / "prompt-states").glob("*.state")
+    second = Classifier(tiny_qwen2, cache_dir=tmp_path, progress=False, result_cache_size=0)
+    assert [second.classify(n) for n in notes] == expected
+    data = bytearray(state.read_bytes())
+    data[40] ^= 0xFF  # corrupt the KV bytes: the checksum rejects it and the state is recomputed
+    state.write_bytes(bytes(data))
+    third = Classifier(tiny_qwen2, cache_dir=tmp_path, progress=False, result_cache_size=0)
+    assert [third.classify(n) for n in notes] == expected
+    state.write_bytes(b"short")
+    fourth = Classifier(tiny_qwen2, cache_dir=tmp_path, progress=False, result_cache_size=0)
+    assert [fourth.classify(n) for n in notes] == expected

@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-n", type=int, default=200, help="dev rows for the final eval (0 skips it)")
     p.add_argument("--eval-only", action="store_true", help="evaluate --out (or the base if --out has none) and exit")
     p.add_argument("--eval-suites", default="default,renamed,mixed,seed", help="comma list of eval suites")
+    p.add_argument("--eval-exact", action="store_true", help="run the model at every grammar step (slower)")
     p.add_argument("--eval-adapter", default=None, help="with --eval-only: adapter dir to evaluate (default --out)")
     p.add_argument("--measure", type=int, default=0, help="time N steps with and without the speed tricks, then exit")
     p.add_argument("--no-prefix-cache", action="store_true", help="(slow reference) run the prefix with gradients")
@@ -129,12 +130,13 @@ def main(argv=None) -> int:
     if args.eval_only:
         adapter = Path(args.eval_adapter) if args.eval_adapter else out_dir
         if (adapter / "adapter_config.json").exists():
-            model = load_lora(model, adapter, trainable=False)
-            log(f"evaluating adapter {adapter}")
+            model = load_lora(model, adapter, trainable=False).merge_and_unload()
+            log(f"evaluating adapter {adapter} (merged)")
         else:
             log("evaluating the base model (no adapter)")
         suites = [x.strip() for x in args.eval_suites.split(",") if x.strip()]
-        report = run_suites(model, builder, TokenBytes(tok), dev_rows, device, args.eval_n, seed_emergent, log, suites)
+        report = run_suites(model, builder, TokenBytes(tok), dev_rows, device, args.eval_n, seed_emergent, log, suites,
+                            args.eval_exact)
         (run_dir / "eval.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
         log(f"wrote {run_dir / 'eval.json'}")
         meta_path = adapter / "training.json"
@@ -207,7 +209,9 @@ def main(argv=None) -> int:
     write_meta(state)
     if args.eval_n:
         suites = [x.strip() for x in args.eval_suites.split(",") if x.strip()]
-        report = run_suites(model, builder, TokenBytes(tok), dev_rows, device, args.eval_n, seed_emergent, log, suites)
+        model = model.merge_and_unload()  # the adapter is saved; merged weights make decoding faster
+        report = run_suites(model, builder, TokenBytes(tok), dev_rows, device, args.eval_n, seed_emergent, log, suites,
+                            args.eval_exact)
         report["at_step"] = state["step"]
         (run_dir / "eval.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
         write_meta(state, report)
