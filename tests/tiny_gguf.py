@@ -29,7 +29,7 @@ _MERGES = [("Ġ", "t"), ("h", "e"), ("Ġt", "he"), ("i", "n"), ("o", "r"), ("Ġ"
            ("o", "l"), ("d", "e"), ("f", "ol"), ("fol", "de"), ("folde", "r"), ("r", "i"), ("p", "ri")]
 
 
-def _bytes_to_unicode() -> list[str]:
+def bytes_to_unicode() -> dict[int, str]:
     """GPT-2's byte-to-printable-character table, as used by byte-level BPE vocabularies."""
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     cs = bs[:]
@@ -39,13 +39,13 @@ def _bytes_to_unicode() -> list[str]:
             bs.append(b)
             cs.append(256 + n)
             n += 1
-    table = dict(zip(bs, cs))
-    return [chr(table[b]) for b in range(256)]
+    return dict(zip(bs, map(chr, cs)))
 
 
 def vocabulary(with_merges: bool = True) -> tuple[list[str], list[int], list[str]]:
     """Tokens, token types and merges of the tiny byte-level BPE tokenizer (one token per byte without merges)."""
-    tokens = _bytes_to_unicode()
+    table = bytes_to_unicode()
+    tokens = [table[b] for b in range(256)]
     types = [gguf.TokenType.NORMAL] * len(tokens)
     merges = []
     # Without merges llama.cpp still needs one: join the pieces of bytes 0x00 and 0x01, which prompts never contain.

@@ -66,18 +66,7 @@ def write_safetensors(path: Path, tensors: dict[str, np.ndarray], dtype: str = "
 
 
 # ---------------------------------------------------------------- tokenizer
-
-def bytes_to_unicode() -> dict[int, str]:
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, map(chr, cs)))
-
+from tiny_gguf import bytes_to_unicode  # noqa: E402  (tests/ is on sys.path via tests/conftest.py)
 
 def make_tokenizer(n_merges: int = 60) -> tuple[dict[str, int], list[list[str]]]:
     """A byte-level BPE vocabulary (256 bytes + merges) trained on CORPUS, deterministic."""
