@@ -115,8 +115,9 @@ NOTIFCLF_QWEN25_CODER_05B = ModelSpec(
 REGISTRY: dict[str, ModelSpec] = {m.name: m for m in (NOTIFCLF_QWEN25_CODER_05B, QWEN25_CODER_05B, GEMMA3_270M,
                                                       QWEN25_05B_HF, QWEN3_06B_HF)}
 
-# The model notifclf.Classifier() loads when none is named. Switching to the fine-tuned model is this one line.
-DEFAULT_MODEL = QWEN25_CODER_05B.name
+# The model notifclf.Classifier() loads when none is named: the base plus the notifclf fine-tune. The zero-shot base
+# stays available by name (QWEN25_CODER_05B) for comparison.
+DEFAULT_MODEL = NOTIFCLF_QWEN25_CODER_05B.name
 
 
 def available_models() -> list[str]:

@@ -1,4 +1,4 @@
-"""End-to-end on the real Qwen2.5-Coder-0.5B-Instruct Q4_K_M base (the [model] extra)."""
+"""End-to-end on the real Qwen2.5-Coder-0.5B-Instruct Q4_K_M base (the [model] extra) and the default model."""
 
 import json
 import subprocess
@@ -31,8 +31,10 @@ def test_seed_emergent_cases_are_all_schema_valid(seed_classifier, seed_emergent
 
 
 def test_default_classifier_loads_the_default_model_and_default_folders(real_base_gguf):
+    from notifclf.registry import DEFAULT_MODEL
+
     clf = Classifier(progress=False)
-    assert clf.model_path == real_base_gguf
+    assert clf.model_spec.name == DEFAULT_MODEL and clf.model_path.is_file()
     r = clf.classify({"app": "Slack", "title": "#incidents", "body": "PROD DOWN - payments returning 500s"})
     validate_output(r.to_dict(), output_schema(clf.folders))
     clf.close()
