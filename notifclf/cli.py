@@ -88,6 +88,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         rows = [r for r in rows if is_dev(r.get("id", ""))]
     if args.limit:
         rows = rows[: args.limit]
+    if args.label_map:
+        mapping = dict(pair.split("=", 1) for pair in args.label_map.split(","))
+        rows = [{**r, "folder": mapping.get(r.get("folder"), r.get("folder"))} for r in rows]
     folders = load_folders_file(args.folders) if args.folders else suite_folders
     clf = Classifier(args.model, folders=folders, instructions=args.instructions, cache_dir=args.cache_dir,
                      n_threads=args.threads, progress=sys.stderr.isatty(), result_cache_size=0)
@@ -134,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="evaluate only the first N rows")
     p.add_argument("--dev-split", action="store_true",
                    help="keep only the held-out dev rows of the training file (sha1(id) %% 10 == 0), never trained on")
+    p.add_argument("--label-map", metavar="OLD=NEW,...",
+                   help="rename gold folder labels, e.g. Work=Job,Personal=Private to evaluate renamed folders")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
     _add_model_options(p)
     p.set_defaults(func=cmd_eval)
