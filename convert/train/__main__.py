@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="base weights dtype (auto: bfloat16 on CUDA or a CPU with avx512_bf16/AMX, else float32); "
                         "the LoRA weights stay float32")
     p.add_argument("--measure-modes", default="all", help="'all' or 'fast' (only the prefix-cache + answer-logits path)")
-    p.add_argument("--p2-boost", type=float, default=1.3, help="sampling weight of priority-2 and priority-3 rows")
+    p.add_argument("--p2-boost", type=float, default=1.3, help="sampling weight of priority-2 rows")
     return p
 
 
@@ -169,7 +169,7 @@ def main(argv=None) -> int:
                          "Social, Travel, Food, Health, Appointments, Entertainment, Meetings) that win when their rule says "
                          "yes, rows the rules call 'maybe' skipped; 12% specific folders only (+ optional catch-all); 15% "
                          "of batches add a user instruction (app -> priority or folder) applied to the labels; "
-                         "priority-2 and -3 rows sampled x--p2-boost (steps 0-519: priority 2 only)"),
+                         "priority-2 rows sampled x1.3"),
         "base_gguf_sha256": _sha256(args.base) if Path(args.base).is_file() else None,
         "data_file": str(args.data),
         "data_sha256": D.file_sha256(args.data),

@@ -670,7 +670,7 @@ class BatchSampler:
         self.batch_size = batch_size
         self.seed = seed
         self.statuses = [row_statuses(r) for r in self.rows]
-        self.weights = [p2_boost if int(r["priority"]) in (2, 3) else 1.0 for r in self.rows]
+        self.weights = [p2_boost if int(r["priority"]) == 2 else 1.0 for r in self.rows]
         self.yes_pools = {s.key: [i for i, st in enumerate(self.statuses) if st[s.key] == "yes"] for s in SPECIFICS}
         counts: dict[str, int] = {}
         for r in self.rows:
