@@ -37,7 +37,7 @@ def test_seed_cases_are_valid_and_mostly_right(finetuned, seed_emergent):
         validate_output(json.loads(r.to_json()), output_schema(finetuned.folders))
     correct = sum(r.folder == c["folder"] for r, c in zip(results, seed_emergent["cases"]))
     print(f"\nseed_emergent with the fine-tuned model: {correct}/15")
-    assert correct >= 11  # the reference fine-tune's score
+    assert correct >= 14  # measured 15/15; the reference fine-tune scored 11/15
 
 
 @pytest.mark.parametrize("question,expected", [
