@@ -37,7 +37,12 @@ notes = json.loads(sys.argv[2])
 clf.classify_many(notes)
 for n in notes:
     clf.classify(n)
-print(json.dumps({"cold_start_s": first, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# ru_maxrss survives fork+exec (it would report the parent's size); VmHWM belongs to this process image alone.
+try:
+    peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
+except OSError:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"cold_start_s": first, "peak_rss_mb": peak}))
 """
 
 
