@@ -11,6 +11,8 @@ from pathlib import Path
 import gguf
 import numpy as np
 
+from convert.hf_tokenizer import bytes_to_unicode
+
 CHATML = (
     "{% for message in messages %}"
     "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
@@ -27,19 +29,6 @@ QWEN3_CHATML = CHATML[: CHATML.rindex("{% if add_generation_prompt %}")] + (
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
 _MERGES = [("Ġ", "t"), ("h", "e"), ("Ġt", "he"), ("i", "n"), ("o", "r"), ("Ġ", "a"), ("e", "r"), ("Ġ", "s"),
            ("o", "l"), ("d", "e"), ("f", "ol"), ("fol", "de"), ("folde", "r"), ("r", "i"), ("p", "ri")]
-
-
-def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's byte-to-printable-character table, as used by byte-level BPE vocabularies."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, map(chr, cs)))
 
 
 def vocabulary(with_merges: bool = True) -> tuple[list[str], list[int], list[str]]:

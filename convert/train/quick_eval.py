@@ -21,27 +21,16 @@ from notifclf.folders import DEFAULT_FOLDERS, Folder
 from notifclf.prompt import training_answer
 from notifclf.schema import PRIORITIES
 
+from ..hf_tokenizer import bytes_to_unicode
 from .data import ExampleBuilder, Scenario, SPECIFIC_BY_KEY, default_scenario, renamed_default_scenario, row_statuses
 from .model import body_and_head
-
-
-def _bytes_to_unicode() -> dict[int, str]:
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, map(chr, cs)))
 
 
 class TokenBytes:
     """Map byte strings to token ids for a byte-level BPE tokenizer (special tokens excluded)."""
 
     def __init__(self, tok):
-        dec = {v: k for k, v in _bytes_to_unicode().items()}
+        dec = {v: k for k, v in bytes_to_unicode().items()}
         special = set(tok.all_special_ids) | set(getattr(tok, "added_tokens_decoder", {}).keys())
         self.by_bytes: dict[bytes, int] = {}
         vocab = tok.get_vocab()

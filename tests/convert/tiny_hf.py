@@ -66,7 +66,7 @@ def write_safetensors(path: Path, tensors: dict[str, np.ndarray], dtype: str = "
 
 
 # ---------------------------------------------------------------- tokenizer
-from tiny_gguf import bytes_to_unicode  # noqa: E402  (tests/ is on sys.path via tests/conftest.py)
+from convert.hf_tokenizer import bytes_to_unicode  # noqa: E402
 
 def make_tokenizer(n_merges: int = 60) -> tuple[dict[str, int], list[list[str]]]:
     """A byte-level BPE vocabulary (256 bytes + merges) trained on CORPUS, deterministic."""
