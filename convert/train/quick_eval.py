@@ -22,7 +22,7 @@ from notifclf.prompt import training_answer
 from notifclf.schema import PRIORITIES
 
 from ..hf_tokenizer import bytes_to_unicode
-from .data import ExampleBuilder, Scenario, SPECIFIC_BY_KEY, default_scenario, renamed_default_scenario, row_statuses
+from .data import ExampleBuilder, Scenario, default_scenario, renamed_default_scenario, row_statuses
 from .model import body_and_head
 
 
