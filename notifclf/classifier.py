@@ -145,19 +145,16 @@ class Classifier:
         notes = [Notification.coerce(n) for n in notifications]
         with self._lock:
             setup = self._setup
-            results: list[Classification | None] = []
-            todo: list[int] = []
-            for i, note in enumerate(notes):
-                cached = self._results.get(self._result_key(setup, note))
+            keys = [self._result_key(setup, note) for note in notes]
+            results: list[Classification | None] = [self._results.get(key) for key in keys]
+            todo = [i for i, cached in enumerate(results) if cached is None]
+            for key, cached in zip(keys, results):
                 if cached is not None:
-                    self._results.move_to_end(self._result_key(setup, note))
+                    self._results.move_to_end(key)
                     self._counts["cached"] += 1
-                results.append(cached)
-                if cached is None:
-                    todo.append(i)
             for i, result in zip(todo, self._classify_uncached([notes[i] for i in todo], setup)):
                 results[i] = result
-                self._remember(self._result_key(setup, notes[i]), result)
+                self._remember(keys[i], result)
             return results  # type: ignore[return-value]
 
     def close(self) -> None:
