@@ -241,7 +241,7 @@ class Classifier:
         self._loaded_prefix = prefix
         while len(self._prefix_states) > _MAX_CACHED_PREFIXES:
             self._prefix_states.popitem(last=False)
-        logger.debug("computed the system prompt state: %d tokens", len(tokens))
+        logger.debug("system prompt state ready (%s): %d tokens", "from disk" if saved is state else "computed", len(tokens))
         return len(tokens)
 
     # -- results cache ----------------------------------------------------------------------------------------
@@ -260,13 +260,10 @@ class Classifier:
         if not notes:
             return []
         rt = self._runtime
-        prefix = self._render(setup, notes[0]).prefix
-        n_prefix = self._load_prefix(prefix)
-        tails = []
-        for note in notes:
-            pieces = self._render(setup, note)
-            user = rt.tokenize(pieces.user, special=False)[: self._max_notification_tokens]
-            tails.append(user + rt.tokenize(pieces.suffix, special=True))
+        rendered = [self._render(setup, note) for note in notes]
+        n_prefix = self._load_prefix(rendered[0].prefix)  # the same for every note of a folder set
+        tails = [rt.tokenize(p.user, special=False)[: self._max_notification_tokens] + rt.tokenize(p.suffix, special=True)
+                 for p in rendered]
         if setup.paths is None:
             return [self._grammar_result(setup, n_prefix, tail, None) for tail in tails]
         results: list[Classification] = []
@@ -323,7 +320,7 @@ class Classifier:
         sampler.reset()
         out = bytearray()
         digit_probs = None
-        heads = {render_answer(f.name, 1).encode("utf-8")[:-2]: f for f in setup.folders}
+        heads = {render_answer(f.name, 1).encode("utf-8")[:-2] for f in setup.folders}  # answer text before the digit
         for _ in range(setup.max_answer_tokens):
             if setup.paths is not None and bytes(out) in heads:
                 digit_probs = priority_probs(rt.logits(-1), setup.paths.digits)
@@ -336,7 +333,6 @@ class Classifier:
                     data = None
                 if isinstance(data, dict):
                     rt.truncate(-1, n_prefix)
-                    validate_output(data, setup.schema)
                     return self._result(setup, data["folder"], data["priority"], folder_probs, digit_probs)
             rt.decode_sequence([token], start=n_past)
             n_past += 1
