@@ -7,6 +7,7 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -109,14 +110,51 @@ def ensure_writable_dir(directory: Path) -> None:
         raise CacheError(f"cache directory {directory} is not writable; pass cache_dir= or set NOTIFCLF_CACHE to a writable directory")
 
 
+def check_free_space(directory: Path, needed: int) -> None:
+    """Raise :class:`CacheError` when ``directory`` has fewer than ``needed`` bytes free."""
+    try:
+        free = shutil.disk_usage(directory).free
+    except OSError:
+        return  # unknown: the write itself will tell
+    if free < needed:
+        raise CacheError(f"cache directory {directory} has {free:,} bytes free but {needed:,} are needed; "
+                         "free space, or pass cache_dir= or set NOTIFCLF_CACHE to a directory with room")
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_DENIED = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def _cache_error(target: Path, size: int | None, exc: OSError) -> CacheError | None:
+    """A :class:`CacheError` naming the directory (and the bytes needed) for a full or read-only cache, else None."""
+    if exc.errno in _FULL:
+        needed = f"{size:,} bytes are needed" if size is not None else "the disk or quota is full"
+        return CacheError(f"cannot write {target.name} into cache directory {target.parent}: {exc.strerror} ({needed}); "
+                          "free space, or pass cache_dir= or set NOTIFCLF_CACHE to a directory with room")
+    if exc.errno in _DENIED:
+        return CacheError(f"cannot write {target.name} into cache directory {target.parent}: {exc.strerror}; "
+                          "pass cache_dir= or set NOTIFCLF_CACHE to a writable directory")
+    return None
+
+
 @contextlib.contextmanager
-def atomic_output(target: Path) -> Iterator[BinaryIO]:
+def atomic_output(target: Path, *, size: int | None = None) -> Iterator[BinaryIO]:
     """Write ``target`` through a temporary file in the same directory, renamed into place only on success.
 
-    A crash, an exception or a full disk leaves no file at ``target`` (and no temporary file behind).
+    With ``size`` (the bytes about to be written) a directory without that much free space is refused up front.
+    A crash, an exception or a full disk leaves no file at ``target`` (and no temporary file behind); a full or
+    read-only directory raises :class:`CacheError`.
     """
     ensure_writable_dir(target.parent)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    if size is not None:
+        check_free_space(target.parent, size)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    except OSError as exc:
+        error = _cache_error(target, size, exc)
+        if error is None:
+            raise
+        raise error from exc
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -126,9 +164,10 @@ def atomic_output(target: Path) -> Iterator[BinaryIO]:
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
-            raise CacheError(f"cannot write {target}: {exc.strerror}; free space or choose another cache_dir") from exc
-        raise
+        error = _cache_error(target, size, exc)
+        if error is None:
+            raise
+        raise error from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

