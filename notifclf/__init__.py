@@ -6,6 +6,7 @@ from .errors import (
     GrammarError,
     InvalidFoldersError,
     InvalidNotificationError,
+    InvalidPriorityError,
     ModelIntegrityError,
     ModelNotFoundError,
     NotifclfError,
@@ -14,6 +15,7 @@ from .errors import (
 )
 from .folders import DEFAULT_FOLDERS, Folder, load_folders_file
 from .notification import Notification
+from .priority_mapping import android_importance, android_importance_name, ios_interruption_level
 from .registry import ModelSpec, available_models
 from .result import Classification
 from .schema import output_schema
@@ -22,6 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CacheError", "Classification", "Classifier", "DEFAULT_FOLDERS", "Folder", "GrammarError", "InvalidFoldersError",
-    "InvalidNotificationError", "ModelIntegrityError", "ModelNotFoundError", "ModelSpec", "NotifclfError", "Notification",
-    "OutputValidationError", "PromptTooLongError", "__version__", "available_models", "load_folders_file", "output_schema",
+    "InvalidNotificationError", "InvalidPriorityError", "ModelIntegrityError", "ModelNotFoundError", "ModelSpec",
+    "NotifclfError", "Notification", "OutputValidationError", "PromptTooLongError", "__version__", "android_importance",
+    "android_importance_name", "available_models", "ios_interruption_level", "load_folders_file", "output_schema",
 ]

@@ -9,15 +9,19 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidNotificationError, NotifclfError
 from .folders import load_folders_file
 
+if TYPE_CHECKING:
+    from .classifier import Classifier
+
 logger = logging.getLogger("notifclf")
 
 
-def _add_model_options(p: argparse.ArgumentParser) -> None:
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """--model, --cache-dir, --folders, --instructions, --threads: shared by the commands and the examples."""
     p.add_argument("--model", help="registry name, path to a .gguf file, or hf:OWNER/REPO/FILE.gguf (default: the default model)")
     p.add_argument("--cache-dir", help="model cache directory (default: $NOTIFCLF_CACHE, then the platform cache dir)")
     p.add_argument("--folders", metavar="FILE.json", help='JSON list of {"name", "description"}, or an object with a "folders" key')
@@ -25,7 +29,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="CPU threads for llama.cpp (default: all available, at most 8)")
 
 
-def _classifier(args: argparse.Namespace):
+def classifier_from_args(args: argparse.Namespace) -> "Classifier":
+    """A Classifier built from the options of :func:`add_model_options`."""
     from .classifier import Classifier
 
     folders = load_folders_file(args.folders) if args.folders else None
@@ -53,7 +58,7 @@ def _notification_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_classify(args: argparse.Namespace) -> int:
     notification = _notification_from_args(args)
-    result = _classifier(args).classify(notification)
+    result = classifier_from_args(args).classify(notification)
     print(result.to_json(), flush=True)
     return 0
 
@@ -63,7 +68,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     from .batch_file import classify_jsonl
 
-    clf = _classifier(args)
+    clf = classifier_from_args(args)
     lines = Path(args.input).read_text(encoding="utf-8", errors="replace").splitlines()
     out_path = Path(args.output) if args.output else None
     out = open(out_path, "w", encoding="utf-8") if out_path else sys.stdout
@@ -121,14 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("classify", help="classify one notification given as flags or as JSON on stdin; prints one JSON line")
     for flag in ("app", "title", "body", "sub-text", "category", "posted-at"):
         p.add_argument(f"--{flag}")
-    _add_model_options(p)
+    add_model_options(p)
     p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser("batch", help="classify a JSONL file; bad lines give error records, the rest are classified")
     p.add_argument("input", help="input JSONL: one notification object per line")
     p.add_argument("-o", "--output", help="output JSONL (default: stdout)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
-    _add_model_options(p)
+    add_model_options(p)
     p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser("eval", help="accuracy, confusion, calibration and latency on labeled notifications (JSONL)")
@@ -141,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-map", metavar="OLD=NEW,...",
                    help="rename gold folder labels, e.g. Work=Job,Personal=Private to evaluate renamed folders")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
-    _add_model_options(p)
+    add_model_options(p)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("models", help="list known models, where each is cached, and verify them")

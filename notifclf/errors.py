@@ -37,3 +37,7 @@ class PromptTooLongError(NotifclfError, ValueError):
 
 class OutputValidationError(NotifclfError):
     """The model produced output that does not satisfy the output schema (should never happen)."""
+
+
+class InvalidPriorityError(NotifclfError, ValueError):
+    """A priority is not 1, 2 or 3 (the only priorities notifclf produces)."""
