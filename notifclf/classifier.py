@@ -262,7 +262,7 @@ class Classifier:
         rt = self._runtime
         rendered = [self._render(setup, note) for note in notes]
         n_prefix = self._load_prefix(rendered[0].prefix)  # the same for every note of a folder set
-        tails = [rt.tokenize(p.user, special=False)[: self._max_notification_tokens] + rt.tokenize(p.suffix, special=True)
+        tails = [rt.tokenize_data(p.user)[: self._max_notification_tokens] + rt.tokenize(p.suffix, special=True)
                  for p in rendered]
         if setup.paths is None:
             return [self._grammar_result(setup, n_prefix, tail, None) for tail in tails]

@@ -150,6 +150,29 @@ class LlamaRuntime:
     def is_eog(self, token: int) -> bool:
         return bool(C.llama_vocab_is_eog(self._vocab, token))
 
+    def is_special(self, token: int) -> bool:
+        """True for control tokens (``<|im_start|>``) and user-defined added tokens (Qwen3's ``<think>``)."""
+        attr = C.llama_vocab_get_attr(self._vocab, token)
+        return bool(attr & (C.LLAMA_TOKEN_ATTR_CONTROL | C.LLAMA_TOKEN_ATTR_USER_DEFINED))
+
+    def tokenize_data(self, text: str) -> list[int]:
+        """Tokenize untrusted text so that it holds no special token at all.
+
+        llama.cpp's ``parse_special=false`` still matches user-defined tokens such as ``<think>`` or ``<tool_call>``;
+        each one found is tokenized again as plain text, its first character apart from the rest.
+        """
+        tokens = self.tokenize(text, special=False)
+        if not any(map(self.is_special, tokens)):
+            return tokens
+        out: list[int] = []
+        for token in tokens:
+            marker = self.piece(token, special=True).decode("utf-8", errors="replace") if self.is_special(token) else ""
+            if len(marker) < 2:
+                out.append(token)
+            else:
+                out += self.tokenize(marker[0], special=False) + self.tokenize_data(marker[1:])
+        return out
+
     # -- decoding ---------------------------------------------------------------------------------------------
     def decode(self, items: "list[tuple[int, int, tuple[int, ...], bool]]") -> list[int]:
         """Decode ``(token, position, seq_ids, want_logits)`` items in one batch (at most ``n_batch`` items).
