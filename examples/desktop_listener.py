@@ -18,6 +18,7 @@ Needs the ``desktop`` extra (jeepney, pure Python) and a session bus (``$DBUS_SE
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import html
 import itertools
@@ -26,12 +27,14 @@ import logging
 import re
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, TextIO
 
-from jeepney import HeaderFields, MatchRule, Message, MessageType, new_error, new_method_return
-from jeepney.bus_messages import DBusNameFlags, Monitoring, message_bus
-from jeepney.io.blocking import DBusConnection, open_dbus_connection
+try:
+    from jeepney import HeaderFields, MatchRule, Message, MessageType, new_error, new_method_return
+    from jeepney.bus_messages import DBusNameFlags, Monitoring, message_bus
+    from jeepney.io.blocking import DBusConnection, open_dbus_connection
+except ImportError as exc:
+    raise SystemExit(f"desktop_listener needs jeepney ({exc}): pip install -e '.[model,desktop]'") from None
 
 import notifclf
 from notifclf.cli import add_model_options, classifier_from_args
@@ -134,19 +137,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"desktop_listener: error: cannot reach the session bus: {exc}", file=sys.stderr)
         return 2
     mode = args.mode if args.mode != "auto" else ("monitor" if name_has_owner(conn) else "server")
-    jsonl = open(Path(args.jsonl), "a", encoding="utf-8") if args.jsonl else None
     try:
-        for note in (monitor if mode == "monitor" else serve)(conn):
-            report(clf, note, jsonl)
+        with open(args.jsonl, "a", encoding="utf-8") if args.jsonl else contextlib.nullcontext() as jsonl:
+            for note in (monitor if mode == "monitor" else serve)(conn):
+                report(clf, note, jsonl)
     except KeyboardInterrupt:
         return 0
-    except RuntimeError as exc:
+    except (RuntimeError, OSError) as exc:
         print(f"desktop_listener: error: {exc}", file=sys.stderr)
         return 2
     finally:
         conn.close()
-        if jsonl is not None:
-            jsonl.close()
     return 0
 
 

@@ -29,7 +29,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="CPU threads for llama.cpp (default: all available, at most 8)")
 
 
-def classifier_from_args(args: argparse.Namespace) -> "Classifier":
+def classifier_from_args(args: argparse.Namespace) -> Classifier:
     """A Classifier built from the options of :func:`add_model_options`."""
     from .classifier import Classifier
 

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol, Union
+from typing import Protocol
 
 from .errors import InvalidPriorityError
 
@@ -26,7 +26,7 @@ class _HasPriority(Protocol):
     def priority(self) -> int: ...
 
 
-PriorityLike = Union[int, _HasPriority]
+PriorityLike = int | _HasPriority
 
 
 def _priority(value: PriorityLike) -> int:

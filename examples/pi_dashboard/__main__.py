@@ -6,12 +6,15 @@ import argparse
 import logging
 import sys
 
-import uvicorn
+try:
+    import uvicorn
+
+    from .app import create_app
+except ImportError as exc:
+    raise SystemExit(f"the dashboard needs FastAPI and uvicorn ({exc}): pip install -e '.[model,dashboard]'") from None
 
 from notifclf import NotifclfError
 from notifclf.cli import add_model_options, classifier_from_args
-
-from .app import create_app
 
 logger = logging.getLogger("pi_dashboard")
 

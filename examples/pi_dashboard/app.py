@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal
 
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
@@ -28,7 +28,7 @@ class NotificationIn(BaseModel):
     body: str = ""
     sub_text: str = ""
     category: str = Field("", description="Android Notification.CATEGORY_* value such as msg or email")
-    posted_at: Union[str, int, None] = Field(None, description="ISO-8601 time or epoch milliseconds")
+    posted_at: str | int | None = Field(None, description="ISO-8601 time or epoch milliseconds")
 
 
 class FolderModel(BaseModel):

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -20,14 +21,18 @@ REPO = Path(__file__).resolve().parents[2]
 REQUIRE_SYSTEM = os.environ.get("NOTIFCLF_REQUIRE_SYSTEM_TESTS") == "1"
 
 
+def missing(reason: str) -> NoReturn:
+    """Skip the test, or fail it under NOTIFCLF_REQUIRE_SYSTEM_TESTS=1 (CI, where everything is installed)."""
+    if REQUIRE_SYSTEM:
+        pytest.fail(f"{reason} (NOTIFCLF_REQUIRE_SYSTEM_TESTS=1 requires it)")
+    pytest.skip(reason)
+
+
 def need_binary(name: str, package: str) -> str:
-    """The binary's path; without it skip with the package to install (fail under NOTIFCLF_REQUIRE_SYSTEM_TESTS=1)."""
+    """The binary's path; without it the test skips (or fails in CI) naming the Debian package to install."""
     path = shutil.which(name)
     if path is None:
-        reason = f"{name} not found; install it with: apt-get install --no-install-recommends {package}"
-        if REQUIRE_SYSTEM:
-            pytest.fail(f"{reason} (NOTIFCLF_REQUIRE_SYSTEM_TESTS=1 requires it)")
-        pytest.skip(reason)
+        missing(f"{name} not found; install it with: apt-get install --no-install-recommends {package}")
     return path
 
 
@@ -75,6 +80,12 @@ class Proc:
 def need_binary_fixture():
     """``need_binary(name, package)`` inside a test."""
     return need_binary
+
+
+@pytest.fixture(name="missing")
+def missing_fixture():
+    """``missing(reason)`` inside a test: skip, or fail in CI."""
+    return missing
 
 
 @pytest.fixture
