@@ -57,7 +57,7 @@ def kill_midway(model: Path, src: Path, dst: Path, sig: int, total: int) -> subp
         if dst.exists() and dst.read_text(encoding="utf-8").count("\n") >= 4:
             proc.send_signal(sig)
             break
-        time.sleep(0.02)
+        time.sleep(0.005)
     proc.wait(timeout=60)
     done = dst.read_text(encoding="utf-8").count("\n")
     assert 4 <= done < total, f"the run was not interrupted midway ({done} of {total} records)"
@@ -67,7 +67,7 @@ def kill_midway(model: Path, src: Path, dst: Path, sig: int, total: int) -> subp
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
 def test_interrupted_run_resumes_without_redoing_or_losing_rows(tiny_qwen2, tmp_path, sig):
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    expected = write_input(src, 24)
+    expected = write_input(src, 40)
     proc = kill_midway(tiny_qwen2, src, out, sig, len(expected))
     if sig == signal.SIGINT:
         assert proc.returncode == 130 and "run the same command again to resume" in proc.stderr.read()
@@ -75,7 +75,7 @@ def test_interrupted_run_resumes_without_redoing_or_losing_rows(tiny_qwen2, tmp_
 
     rerun = run(tiny_qwen2, src, out)
     assert rerun.returncode == 0, rerun.stderr
-    assert f"resuming after line {before[-1]['line']} of 24" in rerun.stderr
+    assert f"resuming after line {before[-1]['line']} of 40" in rerun.stderr
     check_complete(out, expected)
     assert records(out)[: len(before)] == before  # finished rows were kept, not redone
 
