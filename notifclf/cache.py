@@ -12,7 +12,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn
 
 from .errors import CacheError, ModelIntegrityError
 
@@ -125,16 +125,17 @@ _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _DENIED = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
-def _cache_error(target: Path, size: int | None, exc: OSError) -> CacheError | None:
-    """A :class:`CacheError` naming the directory (and the bytes needed) for a full or read-only cache, else None."""
+def raise_write_error(target: Path, size: int | None, exc: OSError) -> NoReturn:
+    """Re-raise ``exc`` from writing ``target``: a full or read-only cache becomes a :class:`CacheError` naming the
+    directory (and the bytes needed); anything else is raised unchanged."""
     if exc.errno in _FULL:
         needed = f"{size:,} bytes are needed" if size is not None else "the disk or quota is full"
-        return CacheError(f"cannot write {target.name} into cache directory {target.parent}: {exc.strerror} ({needed}); "
-                          "free space, or pass cache_dir= or set NOTIFCLF_CACHE to a directory with room")
+        raise CacheError(f"cannot write {target.name} into cache directory {target.parent}: {exc.strerror} ({needed}); "
+                         "free space, or pass cache_dir= or set NOTIFCLF_CACHE to a directory with room") from exc
     if exc.errno in _DENIED:
-        return CacheError(f"cannot write {target.name} into cache directory {target.parent}: {exc.strerror}; "
-                          "pass cache_dir= or set NOTIFCLF_CACHE to a writable directory")
-    return None
+        raise CacheError(f"cannot write {target.name} into cache directory {target.parent}: {exc.strerror}; "
+                         "pass cache_dir= or set NOTIFCLF_CACHE to a writable directory") from exc
+    raise exc
 
 
 @contextlib.contextmanager
@@ -151,10 +152,7 @@ def atomic_output(target: Path, *, size: int | None = None) -> Iterator[BinaryIO
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     except OSError as exc:
-        error = _cache_error(target, size, exc)
-        if error is None:
-            raise
-        raise error from exc
+        raise_write_error(target, size, exc)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -164,10 +162,7 @@ def atomic_output(target: Path, *, size: int | None = None) -> Iterator[BinaryIO
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        error = _cache_error(target, size, exc)
-        if error is None:
-            raise
-        raise error from exc
+        raise_write_error(target, size, exc)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .cache import atomic_output, record_verified, resolve_cache_dir, sha256_file, verify_file
+from .cache import (atomic_output, check_free_space, raise_write_error, record_verified, resolve_cache_dir, sha256_file,
+                    verify_file)
 from .errors import ModelIntegrityError, ModelNotFoundError
 from .registry import DEFAULT_MODEL, ModelSpec, get_spec
 
@@ -129,10 +130,14 @@ def build_from_adapter(spec: ModelSpec, cache_dir: Path, *, progress: bool) -> P
 
         base = resolve_model(spec.base_model, cache_dir=cache_dir, progress=progress)
         logger.warning("building %s from %s + %s (once; about a minute)", spec.name, base.path.name, adapter.name)
+        # The build holds an unquantized temporary next to the result: ask for twice the base's size up front.
+        check_free_space(cache_dir, 2 * base.path.stat().st_size)
         try:
             build_model(base.path, adapter, target, spec.quant, progress=progress)
         except ConvertError as exc:
             raise ModelIntegrityError(f"building {spec.name} failed: {exc}") from exc
+        except OSError as exc:
+            raise_write_error(target, None, exc)
     from convert.manifest import read_manifest
 
     manifest = read_manifest(target)

@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the LoRA weights stay float32")
     p.add_argument("--measure-modes", default="all", help="'all' or 'fast' (only the prefix-cache + answer-logits path)")
     p.add_argument("--p2-boost", type=float, default=1.3, help="sampling weight of priority-2 rows")
+    p.add_argument("--inject-rate", type=float, default=0.12,
+                   help="share of examples with a planted prompt injection (label unchanged)")
     return p
 
 
@@ -154,7 +156,7 @@ def main(argv=None) -> int:
         model = add_lora(model, args.rank, args.alpha, args.dropout, targets, _layers(args.layers))
     n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log(f"trainable parameters: {n_train}")
-    sampler = D.BatchSampler(train_rows, builder, args.batch_size, args.seed, args.p2_boost)
+    sampler = D.BatchSampler(train_rows, builder, args.batch_size, args.seed, args.p2_boost, args.inject_rate)
 
     if args.measure:
         return _measure(model, sampler, device, pad_id, args.measure, log, args.measure_modes)
@@ -169,7 +171,8 @@ def main(argv=None) -> int:
                          "Social, Travel, Food, Health, Appointments, Entertainment, Meetings) that win when their rule says "
                          "yes, rows the rules call 'maybe' skipped; 12% specific folders only (+ optional catch-all); 15% "
                          "of batches add a user instruction (app -> priority or folder) applied to the labels; "
-                         "priority-2 rows sampled x1.3"),
+                         f"priority-2 rows sampled x{args.p2_boost}; {args.inject_rate:.0%} of examples carry a planted "
+                         "prompt injection (order, fake JSON answer or fake chat turn) with the true label kept"),
         "base_gguf_sha256": _sha256(args.base) if Path(args.base).is_file() else None,
         "data_file": str(args.data),
         "data_sha256": D.file_sha256(args.data),

@@ -13,7 +13,8 @@ contradicts the gold one:
 * subsets only drop folders other than the gold one (rows whose gold folder was dropped are skipped);
 * specific folders (GitHub, Deliveries, Bills, Travel, ...) take a row only when rules on app and text say
   "yes"; rows the rules call "maybe" are skipped; "no" rows keep their default folder;
-* instructions ("Anything from Slack is priority 3") change the label exactly as they say.
+* instructions ("Anything from Slack is priority 3") change the label exactly as they say;
+* planted injections in the text (``injection.py``) never change it: the label is taken from the original row.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from typing import Callable, Optional
 from notifclf.folders import DEFAULT_FOLDERS, Folder
 from notifclf.notification import Notification
 from notifclf.prompt import build_prompt, training_answer
+
+from .injection import inject
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "notifai" / "train.jsonl"
 DEFAULT_SEED_EMERGENT = DEFAULT_DATA.parent.parent / "seed_emergent.json"
@@ -664,7 +667,8 @@ class BatchSampler:
     """Deterministic batches: batch ``step`` depends only on (seed, step), so resuming needs no sampler state."""
 
     def __init__(self, rows: Sequence[dict], builder: ExampleBuilder, batch_size: int = 8, seed: int = 0,
-                 p2_boost: float = 1.3):
+                 p2_boost: float = 1.3, inject_rate: float = 0.0):
+        self.inject_rate = inject_rate
         self.rows = [r for r in rows if not is_dev(r["id"])]  # never train on dev, whatever is passed in
         self.builder = builder
         self.batch_size = batch_size
@@ -712,7 +716,13 @@ class BatchSampler:
                 picked.append((i, lab))
             if len(picked) >= max(2, self.batch_size // 2):
                 break
-        examples = [self.builder.example(sc.folders, sc.instructions, self.rows[i], f, p) for i, (f, p) in picked]
+        names = [f.name for f in sc.folders]
+        examples = []
+        for i, (f, p) in picked:
+            row = self.rows[i]
+            if self.inject_rate and rng.random() < self.inject_rate:
+                row = inject(row, rng, names, (f, p))  # the label (f, p) comes from the original row
+            examples.append(self.builder.example(sc.folders, sc.instructions, row, f, p))
         return Batch(scenario=sc, prefix=self.builder.prefix_ids(sc.folders, sc.instructions), examples=examples,
                      row_ids=[self.rows[i]["id"] for i, _ in picked])
 
