@@ -144,3 +144,36 @@ def test_seed_emergent_is_not_training_data():
         # the eval cases are app + title only; training never reads the seed file
         assert sum((c["app"], c["title"]) in seen for c in cases) <= 15
     assert json.loads(Path(path).read_text())["suite"] == "seed-emergent"
+
+
+def test_injection_plants_text_and_keeps_the_original_words_and_row():
+    from convert.train.injection import inject
+
+    names = [f.name for f in DEFAULT_FOLDERS]
+    rng = random.Random(3)
+    for row in ROWS[:10] * 5:
+        before = dict(row)
+        out = inject(row, rng, names, (row["folder"], row["priority"]))
+        assert row == before  # the caller's row is never modified
+        changed = [k for k in ("title", "body") if out[k] != row[k]]
+        assert len(changed) == 1
+        field = changed[0]
+        assert len(out[field]) > len(row[field])
+        assert set(row[field].split()) <= set(out[field].split())  # the notification's own words all stay
+
+
+def test_sampler_with_injections_keeps_every_label_from_the_original_row():
+    builder = D.ExampleBuilder(None, lambda t, s: list(t.encode()), [0])
+    plain = D.BatchSampler(ROWS, builder, batch_size=4, seed=5)
+    injected = D.BatchSampler(ROWS, builder, batch_size=4, seed=5, inject_rate=1.0)
+    by_id = {r["id"]: r for r in ROWS}
+    n_planted = 0
+    for step in range(40):
+        batch = injected.batch(step)
+        for rid, ex in zip(batch.row_ids, batch.examples):
+            assert batch.scenario.label(by_id[rid]) == (ex.folder, ex.priority)
+            text = bytes(ex.ids[: -ex.n_answer]).decode("utf-8", "replace")
+            n_planted += by_id[rid]["body"] not in text or len(text) > len(D.build_prompt(
+                None, batch.scenario.folders, batch.scenario.instructions, D.notification_of(by_id[rid])).user) + 40
+    assert n_planted > 100
+    assert plain.batch(0).row_ids  # rate 0 keeps the original behaviour working
