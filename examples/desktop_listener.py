@@ -76,14 +76,23 @@ def name_has_owner(conn: DBusConnection) -> bool:
     return bool(conn.send_and_get_reply(message_bus.NameHasOwner(NAME), timeout=5).body[0])
 
 
+def incoming(conn: DBusConnection) -> Iterator[Message]:
+    """Incoming messages. The wait wakes twice a second: the kernel may deliver Ctrl-C (SIGINT) to one of llama.cpp's
+    worker threads, and Python only acts on it once the main thread is back in the interpreter."""
+    while True:
+        try:
+            yield conn.receive(timeout=0.5)
+        except TimeoutError:
+            continue
+
+
 def monitor(conn: DBusConnection) -> Iterator[notifclf.Notification]:
     """Watch Notify calls to the running notification server; the connection can do nothing else afterwards."""
     reply = conn.send_and_get_reply(Monitoring().BecomeMonitor([_NOTIFY_RULE.serialise()]), timeout=5)
     if reply.header.message_type == MessageType.error:
         raise RuntimeError(f"the session bus refused BecomeMonitor: {reply.body}")
     logger.info("listening as a monitor: the running notification server keeps showing notifications")
-    while True:
-        msg = conn.receive()
+    for msg in incoming(conn):
         if _NOTIFY_RULE.matches(msg):
             yield to_notification(msg.body)
 
@@ -110,8 +119,7 @@ def serve(conn: DBusConnection) -> Iterator[notifclf.Notification]:
         raise RuntimeError(f"could not own {NAME} (reply {code}); another notification server runs: use --mode monitor")
     logger.info("listening as the notification server %s (no other server was running)", NAME)
     ids = itertools.count(1)
-    while True:
-        msg = conn.receive()
+    for msg in incoming(conn):
         if msg.header.message_type != MessageType.method_call:
             continue
         conn.send(_answer(msg, ids))

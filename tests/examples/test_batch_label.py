@@ -67,7 +67,7 @@ def kill_midway(model: Path, src: Path, dst: Path, sig: int, total: int) -> subp
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
 def test_interrupted_run_resumes_without_redoing_or_losing_rows(tiny_qwen2, tmp_path, sig):
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    expected = write_input(src, 40)
+    expected = write_input(src, 600)  # long enough that the signal lands midway on an idle machine
     proc = kill_midway(tiny_qwen2, src, out, sig, len(expected))
     if sig == signal.SIGINT:
         assert proc.returncode == 130 and "run the same command again to resume" in proc.stderr.read()
@@ -75,7 +75,7 @@ def test_interrupted_run_resumes_without_redoing_or_losing_rows(tiny_qwen2, tmp_
 
     rerun = run(tiny_qwen2, src, out)
     assert rerun.returncode == 0, rerun.stderr
-    assert f"resuming after line {before[-1]['line']} of 40" in rerun.stderr
+    assert f"resuming after line {before[-1]['line']} of 600" in rerun.stderr
     check_complete(out, expected)
     assert records(out)[: len(before)] == before  # finished rows were kept, not redone
 
