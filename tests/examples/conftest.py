@@ -36,11 +36,18 @@ def need_binary(name: str, package: str) -> str:
     return path
 
 
+def as_if_from_a_terminal() -> None:
+    """``preexec_fn`` for example processes: Ctrl-C (SIGINT) acts as in a terminal. A CI job started in the
+    background of a non-interactive shell has SIGINT ignored, and children would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Proc:
     """A background subprocess whose stdout and stderr lines are collected as they come."""
 
     def __init__(self, args: Sequence[str], env: dict[str, str] | None = None, cwd: Path = REPO) -> None:
         self.popen = subprocess.Popen(list(args), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      preexec_fn=as_if_from_a_terminal,
                                       text=True)
         self.lines: queue.Queue[tuple[str, str]] = queue.Queue()
         self.seen: list[tuple[str, str]] = []

@@ -51,7 +51,9 @@ def check_complete(out: Path, expected_lines: list[int]) -> None:
 
 def kill_midway(model: Path, src: Path, dst: Path, sig: int, total: int) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, SCRIPT, str(src), str(dst), "--model", str(model), "--no-progress"],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # Ctrl-C as in a terminal, even when CI runs us in the background with SIGINT ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         if dst.exists() and dst.read_text(encoding="utf-8").count("\n") >= 4:
