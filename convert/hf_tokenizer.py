@@ -26,7 +26,6 @@ KNOWN_PRE_TOKENIZERS: dict[str, str] = {
 }
 
 
-
 def bytes_to_unicode() -> dict[int, str]:
     """GPT-2's byte-to-printable-character table, as used by byte-level BPE vocabularies (Qwen's included)."""
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
@@ -38,6 +37,7 @@ def bytes_to_unicode() -> dict[int, str]:
             cs.append(256 + n)
             n += 1
     return dict(zip(bs, map(chr, cs)))
+
 
 def _looks_special(token: str) -> bool:
     return (token.startswith("<|") and token.endswith("|>")) or token in ("<pad>", "<mask>")

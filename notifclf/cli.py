@@ -56,6 +56,14 @@ def _notification_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return data
 
 
+def _label_map(text: str) -> dict[str, str]:
+    """``Work=Job,Personal=Private`` -> {"Work": "Job", "Personal": "Private"}."""
+    pairs = [pair.split("=", 1) for pair in text.split(",")]
+    if any(len(pair) != 2 or not pair[0].strip() or not pair[1].strip() for pair in pairs):
+        raise argparse.ArgumentTypeError(f"expected OLD=NEW pairs separated by commas, got {text!r}")
+    return {old.strip(): new.strip() for old, new in pairs}
+
+
 def cmd_classify(args: argparse.Namespace) -> int:
     notification = _notification_from_args(args)
     result = classifier_from_args(args).classify(notification)
@@ -95,8 +103,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.limit:
         rows = rows[: args.limit]
     if args.label_map:
-        mapping = dict(pair.split("=", 1) for pair in args.label_map.split(","))
-        rows = [{**r, "folder": mapping.get(r.get("folder"), r.get("folder"))} for r in rows]
+        rows = [{**r, "folder": args.label_map.get(r.get("folder"), r.get("folder"))} for r in rows]
     folders = load_folders_file(args.folders) if args.folders else suite_folders
     clf = Classifier(args.model, folders=folders, instructions=args.instructions, cache_dir=args.cache_dir,
                      n_threads=args.threads, progress=sys.stderr.isatty(), result_cache_size=0)
@@ -143,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="evaluate only the first N rows")
     p.add_argument("--dev-split", action="store_true",
                    help="keep only the held-out dev rows of the training file (sha1(id) %% 10 == 0), never trained on")
-    p.add_argument("--label-map", metavar="OLD=NEW,...",
+    p.add_argument("--label-map", metavar="OLD=NEW,...", type=_label_map,
                    help="rename gold folder labels, e.g. Work=Job,Personal=Private to evaluate renamed folders")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
     add_model_options(p)

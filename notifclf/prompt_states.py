@@ -7,7 +7,7 @@ import logging
 import os
 from pathlib import Path
 
-from .cache import atomic_output
+from .cache import atomic_output, resolve_cache_dir
 from .errors import NotifclfError
 
 logger = logging.getLogger("notifclf")
@@ -59,7 +59,5 @@ class PromptStateStore:
             old.unlink(missing_ok=True)
 
 
-def store_for(cache_dir: "str | os.PathLike[str] | None", model_path: Path) -> PromptStateStore:
-    from .cache import resolve_cache_dir
-
+def store_for(cache_dir: str | os.PathLike[str] | None, model_path: Path) -> PromptStateStore:
     return PromptStateStore(resolve_cache_dir(cache_dir) / "prompt-states", model_path)

@@ -51,3 +51,9 @@ def test_eval_cli_writes_a_json_report(tiny_qwen2, tmp_path):
     assert report["folders"] == ["Classes", "Friends", "Jobs", "Other"]
     assert (report["n"], report["skipped"]) == (7, 2)  # the two "Other" cases were relabelled to a folder not in the set
     assert "latency per notification" in proc.stdout
+
+
+def test_eval_cli_rejects_a_malformed_label_map(tiny_qwen2):
+    proc = subprocess.run([sys.executable, "-m", "notifclf", "eval", str(EVALS / "student.json"), "--model", str(tiny_qwen2),
+                           "--label-map", "Work"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "expected OLD=NEW pairs" in proc.stderr and "Traceback" not in proc.stderr
