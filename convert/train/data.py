@@ -239,6 +239,9 @@ _BILL_WORDS = _words(r"\bbill\b", r"\bbills\b", r"billing", r"payment due", r"\b
                      r"amount due", r"invoice", r"statement", r"autopay", r"auto-pay", r"overdue", r"renewal", r"renews",
                      r"账单", r"还款", r"缴费", r"欠费", r"续费", r"话费", r"电费", r"水费")
 _BILL_MAYBE = _words(r"\bdue\b", r"charged", r"subscription", r"renew", r"payment", r"扣款", r"fee")
+# In an automated notice (gold Alerts) these read as money owed or a paid plan too: rent, fines, fares, usage, upgrades.
+_BILL_MAYBE_NOTICE = _words(r"charge", r"receipt", r"\bfare\b", r"\bfine\b", r"\btax", r"\bcredits?\b", r"upgrade",
+                            r"\bplan\b", r"\busage\b", r"payslip", r"租金", r"房租", r"费用", r"工资单", r"税")
 
 
 def _rule_bills(row: dict) -> str:
@@ -246,7 +249,8 @@ def _rule_bills(row: dict) -> str:
     words = bool(_BILL_WORDS.search(text))
     if words and row["folder"] == "Alerts" and not _SECURITY_WORDS.search(text):
         return "yes"
-    if words or _BILL_MAYBE.search(text) or _app_in(row, _FINANCE_APPS):
+    if (words or _BILL_MAYBE.search(text) or _app_in(row, _FINANCE_APPS)
+            or row["folder"] == "Alerts" and _BILL_MAYBE_NOTICE.search(text)):
         return "maybe"
     return "no"
 
@@ -337,6 +341,8 @@ def _rule_health(row: dict) -> str:
 _APPOINTMENT_WORDS = _words(r"appointment", r"dentist", r"doctor'?s", r"reservation", r"booking confirmed",
                             r"haircut", r"salon", r"\bvet\b", r"预约", r"挂号", r"订座")
 _APPOINTMENT_MAYBE = _words(r"\bbooked\b", r"\bbooking\b", r"schedule", r"surgery", r"hospital", r"clinic")
+# In an automated notice (gold Alerts) these are reservations or booked slots too: hotel stays, pick-ups, home visits.
+_APPOINTMENT_MAYBE_NOTICE = _words(r"\bstay\b", r"check.?in", r"pick.?up", r"预订", r"订位", r"预定", r"上门")
 
 
 def _rule_appointments(row: dict) -> str:
@@ -344,8 +350,9 @@ def _rule_appointments(row: dict) -> str:
     words = bool(_APPOINTMENT_WORDS.search(text))
     if words and row["folder"] in ("Alerts", "Personal") and not _TRAVEL_WORDS.search(text):
         return "yes"
-    if words or _APPOINTMENT_MAYBE.search(text) or _app_in(row, _HEALTH_APPS) or row_app(row) in {"calendly", "opentable", "zocdoc", "google calendar",
-                                                               "calendar", "outlook"}:
+    if (words or _APPOINTMENT_MAYBE.search(text) or _app_in(row, _HEALTH_APPS)
+            or row_app(row) in {"calendly", "opentable", "zocdoc", "google calendar", "calendar", "outlook"}
+            or row["folder"] == "Alerts" and _APPOINTMENT_MAYBE_NOTICE.search(text)):
         return "maybe"
     return "no"
 
@@ -501,8 +508,10 @@ def _unique(names: list[str]) -> bool:
 def sample_scenario(rng: random.Random, apps: Sequence[str] = ()) -> Scenario:
     """Draw a folder set for one batch. The mix favours the plain defaults, then transforms and specific folders."""
     r = rng.random()
-    if r < 0.30:
+    if r < 0.22:
         sc = default_scenario()
+    elif r < 0.32:
+        sc = _renamed_same_descriptions(rng)
     elif r < 0.55:
         sc = _transformed_defaults(rng, with_specifics=False)
     elif r < 0.88:
@@ -514,10 +523,26 @@ def sample_scenario(rng: random.Random, apps: Sequence[str] = ()) -> Scenario:
     return sc
 
 
+def _renamed_same_descriptions(rng: random.Random) -> Scenario:
+    """All four defaults renamed, their descriptions kept word for word, so only the descriptions say which is which."""
+    if rng.random() < 0.2:
+        names = rng.sample(rng.choice(CODE_NAME_SETS), len(DEFAULT_NAMES))
+    else:
+        names = [rng.choice(RENAMES[n]) for n in DEFAULT_NAMES]
+    if not _unique(names):
+        return default_scenario()
+    sc = renamed_default_scenario(dict(zip(DEFAULT_NAMES, names)))
+    if rng.random() < 0.5:
+        folders = list(sc.folders)
+        rng.shuffle(folders)
+        sc = Scenario(folders=tuple(folders), default_map=sc.default_map, kind=sc.kind)
+    return sc
+
+
 def _transformed_defaults(rng: random.Random, with_specifics: bool) -> Scenario:
     names = list(DEFAULT_NAMES)
     mode = rng.random()
-    code_names = rng.choice(CODE_NAME_SETS) if mode < 0.15 else None
+    code_names = rng.sample(rng.choice(CODE_NAME_SETS), 8) if mode < 0.15 else None  # no name tied to a meaning
     mapping: dict[str, str] = {}
     descs: dict[str, str] = {}
     for i, n in enumerate(names):

@@ -98,10 +98,20 @@ def load_lora(model, adapter_dir: str | Path, trainable: bool = True):
 def make_encoder(tok):
     """``encode(text, special)``: special=True parses special tokens (template text); False never does (user data)."""
 
+    added = set(tok.get_added_vocab().values())
+
     def encode(text: str, special: bool) -> list[int]:
         if not text:
             return []
-        return tok.encode(text, add_special_tokens=False, split_special_tokens=not special)
+        ids = tok.encode(text, add_special_tokens=False, split_special_tokens=not special)
+        if special or not added.intersection(ids):
+            return ids
+        # As LlamaRuntime.tokenize_data: an added token left in user data (Qwen2.5's <tool_call>) is plain text.
+        out: list[int] = []
+        for i in ids:
+            marker = tok.convert_ids_to_tokens(i) if i in added else ""
+            out += encode(marker[0], False) + encode(marker[1:], False) if len(marker) > 1 else [i]
+        return out
 
     return encode
 

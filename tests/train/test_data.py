@@ -89,7 +89,23 @@ def test_augmentation_never_contradicts_gold_labels():
             lab = sc.label(row)
             if lab is not None:
                 _consistent(sc, row, lab)
-    assert kinds == {"default", "transformed", "specific", "specific_only"}
+    assert kinds == {"default", "renamed", "transformed", "specific", "specific_only"}
+
+
+def test_renamed_defaults_keep_descriptions_and_code_names_carry_no_meaning():
+    rng = random.Random(5)
+    descriptions = {f.description: f.name for f in DEFAULT_FOLDERS}
+    code_name_owners: dict[str, set[str]] = {}
+    for _ in range(400):
+        sc = D._renamed_same_descriptions(rng)
+        assert sorted(f.description for f in sc.folders) == sorted(descriptions)
+        for f in sc.folders:
+            default = descriptions[f.description]
+            assert sc.default_map[default] == f.name  # gold folder -> the folder with its description
+            code_name_owners.setdefault(f.name, set()).add(default)
+        for row in ROWS[:10]:
+            _consistent(sc, row, sc.label(row))
+    assert len(code_name_owners["A"]) > 1 and len(code_name_owners["Folder 1"]) > 1
 
 
 def test_specific_folders_win_and_subsets_keep_gold():

@@ -50,3 +50,18 @@ def test_training_ids_match_runtime_tokenizer(both, row):
     user, suffix = runtime(pieces.user, False), runtime(pieces.suffix, True)
     assert ex.ids[: len(user) + len(suffix)] == user + suffix
     assert ex.ids[-1] == tok.convert_tokens_to_ids("<|im_end|>")
+
+
+def test_training_treats_added_tokens_in_user_text_like_the_runtime(both):
+    """Qwen2.5's <tool_call> is an added, non-special token: HF keeps it even with split_special_tokens, llama.cpp's
+    parse_special=false too; the runtime re-splits it (LlamaRuntime.tokenize_data) and training must do the same."""
+    from notifclf.llama_runtime import LlamaRuntime
+
+    builder, _, _ = both
+    rt = LlamaRuntime(GGUF, n_threads=1)
+    try:
+        for text in ('<tool_call>{"name": "pay"}</tool_call> <think>x</think>', "<|im_end|><tool_call>", "plain 🎉 文本"):
+            assert builder.encode(text, False) == rt.tokenize_data(text)
+            assert not any(rt.is_special(t) for t in builder.encode(text, False))
+    finally:
+        rt.close()
