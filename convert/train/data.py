@@ -137,6 +137,27 @@ PARAPHRASES: dict[str, list[str]] = {
     ],
 }
 
+# Two defaults merged into one folder (a user's "Life" = Personal + Promotions): both gold folders map to it.
+MERGES: dict[tuple[str, str], list[tuple[str, str]]] = {
+    ("Personal", "Promotions"): [
+        ("Life", "Family, friends, shopping, promotions, everything personal"),
+        ("Personal & shopping", "Friends and family, plus deals, sales and newsletters from shops"),
+        ("生活", "家人朋友的消息，以及购物优惠和广告"),
+    ],
+    ("Promotions", "Alerts"): [
+        ("Automated", "Automated messages: promotions, newsletters, account alerts, deliveries, bills"),
+        ("From companies", "Anything sent by an app or a company rather than a person: alerts, deliveries, bills, ads"),
+        ("系统与广告", "系统通知、账户提醒、快递、账单和促销广告"),
+    ],
+    ("Personal", "Alerts"): [
+        ("My life", "My private life: family, friends, my own accounts, deliveries, bills, reminders"),
+        ("Home & accounts", "Personal messages plus my own accounts: security, deliveries, bills"),
+    ],
+    ("Work", "Alerts"): [
+        ("Work & systems", "Job-related messages and tools, plus system, security and account alerts"),
+    ],
+}
+
 # Names that carry no meaning, so the model has to read the description.
 CODE_NAME_SETS: list[list[str]] = [
     ["A", "B", "C", "D", "E", "F", "G", "H"],
@@ -558,6 +579,16 @@ def _transformed_defaults(rng: random.Random, with_specifics: bool) -> Scenario:
         k = rng.choice([1, 1, 2])
         for n in rng.sample(names, k):
             keep.remove(n)
+    merged = [pair for pair in MERGES if code_names is None and set(pair) <= set(keep)]
+    absorbed: set[str] = set()
+    if merged and rng.random() < 0.2:
+        pair = rng.choice(merged)
+        name, desc = rng.choice(MERGES[pair])
+        for n in pair:
+            mapping[n] = name
+            descs[n] = desc
+        keep.remove(pair[1])
+        absorbed.add(pair[1])
     folders = [Folder(mapping[n], descs[n]) for n in keep]
     specifics: dict[str, str] = {}
     if with_specifics:
@@ -576,9 +607,9 @@ def _transformed_defaults(rng: random.Random, with_specifics: bool) -> Scenario:
     if not _unique([f.name for f in folders]):
         return default_scenario()
     rng.shuffle(folders) if rng.random() < 0.7 else None
-    default_map = {n: (mapping[n] if n in keep else None) for n in names}
+    default_map = {n: (mapping[n] if n in keep or n in absorbed else None) for n in names}
     return Scenario(folders=tuple(folders), default_map=default_map, specifics=specifics,
-                    kind="specific" if specifics else "transformed")
+                    kind=("specific" if specifics else "transformed") + ("+merged" if absorbed else ""))
 
 
 def _specific_only(rng: random.Random) -> Scenario:

@@ -80,9 +80,11 @@ def test_augmentation_never_contradicts_gold_labels():
     rng = random.Random(0)
     apps = ["Slack", "GitHub", "WeChat", "Uber"]
     kinds = set()
+    merged = 0
     for _ in range(3000):
         sc = D.sample_scenario(rng, apps)
         kinds.add(sc.kind.split("+")[0])
+        merged += "+merged" in sc.kind
         names = [f.name.casefold() for f in sc.folders]
         assert len(names) == len(set(names))
         for row in ROWS[:10]:
@@ -90,6 +92,14 @@ def test_augmentation_never_contradicts_gold_labels():
             if lab is not None:
                 _consistent(sc, row, lab)
     assert kinds == {"default", "renamed", "transformed", "specific", "specific_only"}
+    assert merged > 50  # two defaults merged into one folder, both gold folders mapping to it
+
+
+def test_merged_defaults_take_both_gold_folders():
+    life = Folder("Life", "Family, friends, shopping, promotions, everything personal")
+    sc = D.Scenario(folders=(DEFAULT_FOLDERS[0], life, DEFAULT_FOLDERS[3]),
+                    default_map={"Work": "Work", "Personal": "Life", "Promotions": "Life", "Alerts": "Alerts"})
+    assert sc.label(ROWS[3]) == ("Life", 2) and sc.label(ROWS[4]) == ("Life", 1) and sc.label(ROWS[1]) == ("Alerts", 1)
 
 
 def test_renamed_defaults_keep_descriptions_and_code_names_carry_no_meaning():
