@@ -13,36 +13,34 @@ import argparse
 import json
 import re
 from collections import Counter, defaultdict
-from pathlib import Path
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "notifai" / "train.jsonl"
-
-
-def _key(row: dict) -> tuple[str, str]:
-    app = (row.get("app_name") or row.get("app") or "").strip().lower()
-    return app, re.sub(r"\d+", "#", row.get("title", "").strip().lower())
+from convert.train.data import DEFAULT_DATA, load_rows, row_app
 
 
-def agreement(rows: list[dict], label: str) -> tuple[int, int, float]:
-    """(groups, rows in them, share of those rows that carry their group's most common ``label``)."""
+def shared_groups(rows: list[dict]) -> list[list[dict]]:
+    """Groups of two or more rows with the same app and title (digits ignored)."""
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for row in rows:
-        groups[_key(row)].append(row)
-    shared = [g for g in groups.values() if len(g) > 1]
-    n = sum(len(g) for g in shared)
-    majority = sum(Counter(r[label] for r in g).most_common(1)[0][1] for g in shared)
-    return len(shared), n, majority / n if n else float("nan")
+        groups[row_app(row), re.sub(r"\d+", "#", row.get("title", "").strip().lower())].append(row)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def majority_share(groups: list[list[dict]], label: str) -> float:
+    """Share of the grouped rows that carry their group's most common ``label``."""
+    n = sum(len(g) for g in groups)
+    return sum(Counter(r[label] for r in g).most_common(1)[0][1] for g in groups) / n if n else float("nan")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--data", default=str(DEFAULT_DATA))
     args = ap.parse_args()
-    rows = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
-    groups, n, priority = agreement(rows, "priority")
-    _, _, folder = agreement(rows, "folder")
-    print(json.dumps({"rows": len(rows), "groups_same_app_and_title": groups, "rows_in_groups": n,
-                      "priority_majority_share": round(priority, 4), "folder_majority_share": round(folder, 4)}))
+    rows = load_rows(args.data)
+    groups = shared_groups(rows)
+    print(json.dumps({"rows": len(rows), "groups_same_app_and_title": len(groups),
+                      "rows_in_groups": sum(len(g) for g in groups),
+                      "priority_majority_share": round(majority_share(groups, "priority"), 4),
+                      "folder_majority_share": round(majority_share(groups, "folder"), 4)}))
     return 0
 
 

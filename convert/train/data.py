@@ -24,7 +24,7 @@ import json
 import random
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -556,7 +556,7 @@ def _renamed_same_descriptions(rng: random.Random) -> Scenario:
     if rng.random() < 0.5:
         folders = list(sc.folders)
         rng.shuffle(folders)
-        sc = Scenario(folders=tuple(folders), default_map=sc.default_map, kind=sc.kind)
+        sc = replace(sc, folders=tuple(folders))
     return sc
 
 

@@ -89,6 +89,12 @@ def need_binary_fixture():
     return need_binary
 
 
+@pytest.fixture(name="terminal_sigint")
+def terminal_sigint_fixture():
+    """``as_if_from_a_terminal``, the ``preexec_fn`` for a test's own example processes."""
+    return as_if_from_a_terminal
+
+
 @pytest.fixture(name="missing")
 def missing_fixture():
     """``missing(reason)`` inside a test: skip, or fail in CI."""

@@ -49,11 +49,9 @@ def check_complete(out: Path, expected_lines: list[int]) -> None:
             validate_output({"folder": r["folder"], "priority": r["priority"]}, output_schema(DEFAULT_FOLDERS))
 
 
-def kill_midway(model: Path, src: Path, dst: Path, sig: int, total: int) -> subprocess.Popen:
+def kill_midway(model: Path, src: Path, dst: Path, sig: int, total: int, preexec_fn) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, SCRIPT, str(src), str(dst), "--model", str(model), "--no-progress"],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            # Ctrl-C as in a terminal, even when CI runs us in the background with SIGINT ignored
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=preexec_fn)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         if dst.exists() and dst.read_text(encoding="utf-8").count("\n") >= 4:
@@ -67,10 +65,10 @@ def kill_midway(model: Path, src: Path, dst: Path, sig: int, total: int) -> subp
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
-def test_interrupted_run_resumes_without_redoing_or_losing_rows(tiny_qwen2, tmp_path, sig):
+def test_interrupted_run_resumes_without_redoing_or_losing_rows(tiny_qwen2, tmp_path, sig, terminal_sigint):
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     expected = write_input(src, 600)  # long enough that the signal lands midway on an idle machine
-    proc = kill_midway(tiny_qwen2, src, out, sig, len(expected))
+    proc = kill_midway(tiny_qwen2, src, out, sig, len(expected), terminal_sigint)
     if sig == signal.SIGINT:
         assert proc.returncode == 130 and "run the same command again to resume" in proc.stderr.read()
     before = records(out)
