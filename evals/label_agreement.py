@@ -14,7 +14,7 @@ import json
 import re
 from collections import Counter, defaultdict
 
-from convert.train.data import DEFAULT_DATA, load_rows, row_app
+from convert.train.rows import DEFAULT_DATA, load_rows, row_app
 
 
 def shared_groups(rows: list[dict]) -> list[list[dict]]:

@@ -97,7 +97,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     rows, suite_folders = load_labeled(args.data)
     if args.dev_split:
-        from convert.train.data import is_dev
+        from .dev_split import is_dev
 
         rows = [r for r in rows if is_dev(r.get("id", ""))]
     if args.limit:

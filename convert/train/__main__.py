@@ -14,7 +14,10 @@ import json
 import platform
 import sys
 import time
+from collections import Counter
 from pathlib import Path
+
+from ..hashing import sha256_file, sha256_files
 
 
 def _parse_deadline(text: str | None) -> float | None:
@@ -32,8 +35,8 @@ def _parse_deadline(text: str | None) -> float | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .data import DEFAULT_DATA, DEFAULT_SEED_EMERGENT
     from .model import DEFAULT_BASE_GGUF
+    from .rows import DEFAULT_DATA, DEFAULT_SEED_EMERGENT
 
     p = argparse.ArgumentParser(prog="python -m convert.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -54,13 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layers", default="", help="layer indices for LoRA, e.g. '12-23' (default all)")
     p.add_argument("--ckpt-every", type=int, default=25)
     p.add_argument("--log-every", type=int, default=5)
+    p.add_argument("--snapshot-every", type=int, default=0,
+                   help="keep the adapter of every N steps (a multiple of --ckpt-every) in <run-dir>/snapshots/")
     p.add_argument("--deadline", default=None, help="stop cleanly at HH:MM UTC or after +MINUTES")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--eval-n", type=int, default=200, help="dev rows for the final eval (0 skips it)")
     p.add_argument("--eval-only", action="store_true", help="evaluate --out (or the base if --out has none) and exit")
-    p.add_argument("--eval-suites", default="default,renamed,mixed,seed", help="comma list of eval suites")
+    p.add_argument("--eval-suites", default="default,seed", help="comma list of eval suites (default, seed)")
     p.add_argument("--eval-exact", action="store_true", help="run the model at every grammar step (slower)")
     p.add_argument("--eval-adapter", default=None, help="with --eval-only: adapter dir to evaluate (default --out)")
     p.add_argument("--measure", type=int, default=0, help="time N steps with and without the speed tricks, then exit")
@@ -70,7 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="base weights dtype (auto: bfloat16 on CUDA or a CPU with avx512_bf16/AMX, else float32); "
                         "the LoRA weights stay float32")
     p.add_argument("--measure-modes", default="all", help="'all' or 'fast' (only the prefix-cache + answer-logits path)")
-    p.add_argument("--p2-boost", type=float, default=1.3, help="sampling weight of priority-2 rows")
+    p.add_argument("--generated", type=int, default=40,
+                   help="generate rows until each templated thin category has this many (0: none)")
+    p.add_argument("--no-majority", action="store_true",
+                   help="train on each row's own priority instead of its near-duplicate group's majority")
     p.add_argument("--inject-rate", type=float, default=0.12,
                    help="share of examples with a planted prompt injection (label unchanged)")
     return p
@@ -93,10 +101,14 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     import torch
 
-    from . import data as D
+    from . import batches as B
+    from .generator import generate_rows
+    from .holdout import HELD_OUT_CATEGORIES
     from .loop import train
     from .model import add_lora, eot_ids, load_base, load_lora, make_encoder, pick_device, resolve_dtype, setup_threads
     from .quick_eval import TokenBytes, run_suites
+    from .rows import ids_hash, load_rows, split_rows
+    from .taxonomy import TAXONOMY_DIR, load_taxonomy
 
     t_start = time.time()
     device = pick_device(args.device)
@@ -113,8 +125,11 @@ def main(argv=None) -> int:
         log_file.flush()
 
     torch.manual_seed(args.seed)
-    rows = D.load_rows(args.data)
-    train_rows, dev_rows = D.split_rows(rows)
+    rows = load_rows(args.data)
+    train_rows, dev_rows = split_rows(rows)
+    taxonomy = load_taxonomy()
+    counts = Counter(taxonomy.category_of(r) for r in train_rows)
+    generated = generate_rows(taxonomy, counts, args.generated, args.seed) if args.generated else []
     dev_rows.sort(key=lambda r: hashlib.sha256(r["id"].encode()).hexdigest())
     log(f"data {args.data}: {len(rows)} rows, {len(train_rows)} train, {len(dev_rows)} dev; device {device}, "
         f"threads {torch.get_num_threads()}")
@@ -123,9 +138,9 @@ def main(argv=None) -> int:
     dtype = resolve_dtype(args.dtype, device)
     model, tok, template = load_base(args.base, device, dtype)
     log(f"base loaded in {time.time() - t:.0f}s ({dtype})")
-    builder = D.ExampleBuilder(template, make_encoder(tok), eot_ids(tok))
+    builder = B.ExampleBuilder(template, make_encoder(tok), eot_ids(tok))
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else eot_ids(tok)[0]
-    seed_emergent = D.load_seed_emergent(args.seed_emergent) if args.seed_emergent and Path(args.seed_emergent).exists() else None
+    seed_emergent = _load_seed_emergent(args.seed_emergent) if args.seed_emergent and Path(args.seed_emergent).exists() else None
 
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     ckpt_adapter = run_dir / "ckpt" / "adapter"
@@ -156,7 +171,10 @@ def main(argv=None) -> int:
         model = add_lora(model, args.rank, args.alpha, args.dropout, targets, _layers(args.layers))
     n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log(f"trainable parameters: {n_train}")
-    sampler = D.BatchSampler(train_rows, builder, args.batch_size, args.seed, args.p2_boost, args.inject_rate)
+    sampler = B.BatchSampler(train_rows + generated, builder, taxonomy, args.batch_size, args.seed, args.inject_rate,
+                             majority_priority=not args.no_majority)
+    log(f"trainable rows {len(sampler.rows)} ({len(generated)} generated; held-out categories and dev removed); "
+        f"{sampler.n_relabelled} priorities set to their near-duplicate group's majority")
 
     if args.measure:
         return _measure(model, sampler, device, pad_id, args.measure, log, args.measure_modes)
@@ -165,20 +183,20 @@ def main(argv=None) -> int:
     meta = {
         "base_model": f"Qwen2.5-Coder-0.5B-Instruct ({Path(args.base).name}, dequantized by transformers, run in {dtype})",
         "adapter_dtype": "LoRA weights trained in float32, stored in float16",
-        "augmentation": ("per batch one folder set: 30% the defaults; 25% defaults renamed (synonyms, other languages, "
-                         "meaningless code names), paraphrased, shuffled, subsets keeping the gold folder; 33% defaults "
-                         "(transformed) plus 1-4 specific folders (GitHub, Incidents, Deliveries, Security, Bills, Finance, "
-                         "Social, Travel, Food, Health, Appointments, Entertainment, Meetings) that win when their rule says "
-                         "yes, rows the rules call 'maybe' skipped; 12% specific folders only (+ optional catch-all); 15% "
-                         "of batches add a user instruction (app -> priority or folder) applied to the labels; "
-                         f"priority-2 rows sampled x{args.p2_boost}; {args.inject_rate:.0%} of examples carry a planted "
-                         "prompt injection (order, fake JSON answer or fake chat turn) with the true label kept"),
-        "base_gguf_sha256": _sha256(args.base) if Path(args.base).is_file() else None,
+        "augmentation": " ".join((B.__doc__ or "").split()),
+        "injection_rate": args.inject_rate,
+        "held_out_categories": sorted(HELD_OUT_CATEGORIES),
+        "taxonomy_sha256": sha256_files(sorted(TAXONOMY_DIR.iterdir())),
+        "generated_rows": len(generated),
+        "generated_per_category": dict(Counter(r["category_key"] for r in generated)),
+        "priority_majority_relabelled": sampler.n_relabelled,
+        "trainable_rows": len(sampler.rows),
+        "base_gguf_sha256": sha256_file(args.base) if Path(args.base).is_file() else None,
         "data_file": str(args.data),
-        "data_sha256": D.file_sha256(args.data),
+        "data_sha256": sha256_file(args.data),
         "rows": len(rows), "train_rows": len(train_rows), "dev_rows": len(dev_rows),
         "dev_split": "row is dev iff int(sha1(id).hexdigest(), 16) % 10 == 0",
-        "dev_ids_sha256": D.ids_hash(r["id"] for r in dev_rows),
+        "dev_ids_sha256": ids_hash(r["id"] for r in dev_rows),
         "prompt": "notifclf.prompt.build_prompt (prefix/user/suffix tokenized separately, user without special tokens)",
         "loss": "cross-entropy on the answer tokens only: training_answer(folder, priority) + <|im_end|>",
         "config": config,
@@ -208,7 +226,7 @@ def main(argv=None) -> int:
                   lr=args.lr, warmup=args.warmup, ckpt_every=args.ckpt_every, log_every=args.log_every,
                   deadline=_parse_deadline(args.deadline), resume=args.resume,
                   prefix_cache=not args.no_prefix_cache, answer_logits_only=not args.full_logits,
-                  on_checkpoint=write_meta, log=log)
+                  on_checkpoint=write_meta, log=log, snapshot_every=args.snapshot_every)
     write_meta(state)
     if args.eval_n:
         suites = [x.strip() for x in args.eval_suites.split(",") if x.strip()]
@@ -222,12 +240,12 @@ def main(argv=None) -> int:
     return 0
 
 
-def _sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def _load_seed_emergent(path: str | Path) -> tuple[tuple, list[dict]]:
+    from notifclf.folders import Folder
+
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    folders = tuple(Folder(f["name"], f["description"]) for f in data["folders"])
+    return folders, [dict(c, app_name=c.get("app", "")) for c in data["cases"]]
 
 
 def _measure(model, sampler, device, pad_id, n: int, log, which: str = "all") -> int:

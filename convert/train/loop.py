@@ -13,7 +13,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .data import Batch
+from .batches import Batch
 from .model import body_and_head
 
 
@@ -126,8 +126,12 @@ def publish_adapter(adapter_dir: Path, out_dir: Path, half: bool = True) -> None
 def train(model, sampler, device: torch.device, pad_id: int, *, run_dir: Path, out_dir: Optional[Path],
           max_steps: int, lr: float, warmup: int, ckpt_every: int, log_every: int = 10,
           deadline: Optional[float] = None, resume: bool = False, prefix_cache: bool = True,
-          answer_logits_only: bool = True, grad_clip: float = 1.0, on_checkpoint=None, log=print) -> dict:
-    """Train until max_steps or the wall-clock deadline (epoch seconds); returns the final state dict."""
+          answer_logits_only: bool = True, grad_clip: float = 1.0, on_checkpoint=None, log=print,
+          snapshot_every: int = 0) -> dict:
+    """Train until max_steps or the wall-clock deadline (epoch seconds); returns the final state dict.
+
+    ``snapshot_every``: also keep the adapter of every such step in run_dir/snapshots/step-N (a learning curve).
+    """
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0, betas=(0.9, 0.999))
     state = {"step": 0, "examples": 0, "train_seconds": 0.0, "loss_ema": None, "history": []}
@@ -176,6 +180,8 @@ def train(model, sampler, device: torch.device, pad_id: int, *, run_dir: Path, o
         if state["step"] % ckpt_every == 0:
             save_checkpoint(model, optimizer, state, run_dir, out_dir)
             log(f"checkpoint at step {state['step']}")
+            if snapshot_every and state["step"] % snapshot_every == 0:
+                publish_adapter(run_dir / "ckpt" / "adapter", run_dir / "snapshots" / f"step-{state['step']}")
             if on_checkpoint is not None:
                 on_checkpoint(state)
     save_checkpoint(model, optimizer, state, run_dir, out_dir)

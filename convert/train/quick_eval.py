@@ -17,12 +17,13 @@ from typing import Optional, Sequence
 
 import torch
 
-from notifclf.folders import DEFAULT_FOLDERS, Folder
+from notifclf.folders import DEFAULT_FOLDERS
 from notifclf.prompt import training_answer
 from notifclf.schema import PRIORITIES
 
 from ..hf_tokenizer import bytes_to_unicode
-from .data import ExampleBuilder, Scenario, default_scenario, renamed_default_scenario, row_statuses
+from .batches import ExampleBuilder, Scenario
+from .folder_sets import FolderSet, FolderSpec
 from .model import body_and_head
 
 
@@ -66,8 +67,8 @@ class Case:
 
 
 @torch.no_grad()
-def constrained_decode(model, builder: ExampleBuilder, tb: TokenBytes, folders: Sequence[Folder], instructions: str,
-                       cases: Sequence[Case], device: torch.device, exact: bool = False) -> list[Optional[tuple[str, int]]]:
+def constrained_decode(model, builder: ExampleBuilder, tb: TokenBytes, sc: Scenario, cases: Sequence[Case],
+                       device: torch.device, exact: bool = False) -> list[Optional[tuple[str, int]]]:
     """Greedy grammar-constrained answers for cases sharing one folder set (prefix KV computed once).
 
     exact=True runs the model at every answer step where the grammar allows more than one token (what llama.cpp
@@ -76,16 +77,16 @@ def constrained_decode(model, builder: ExampleBuilder, tb: TokenBytes, folders: 
     diverge (folder name, priority digit); there the argmax is still taken over every grammar-allowed token.
     """
     body, head = body_and_head(model)
-    answers = {training_answer(f.name, p).encode("utf-8"): (f.name, p) for f in folders for p in PRIORITIES}
+    answers = {training_answer(f.name, p).encode("utf-8"): (f.name, p) for f in sc.folders for p in PRIORITIES}
     targets = list(answers)
     canon = {t: builder.encode(t.decode("utf-8"), False) for t in targets}
-    prefix = builder.prefix_ids(folders, instructions)
+    prefix = builder.prefix_ids(sc)
     out = body(input_ids=torch.tensor([prefix], device=device), use_cache=True)
     cache = out.past_key_values
     P = len(prefix)
     results = []
     for case in cases:
-        ex = builder.example(folders, instructions, case.row, case.folder, case.priority)
+        ex = builder.example(sc, case.row, case.folder, case.priority)
         pending = ex.ids[: len(ex.ids) - ex.n_answer]  # user + suffix
         done = b""
         path: list[int] = []
@@ -152,23 +153,16 @@ def score(preds: Sequence[Optional[tuple[str, int]]], cases: Sequence[Case]) -> 
             "confusion": dict(confusion.most_common())}
 
 
-MIXED_EXTRA = ("github", "appointments", "bills")
-
-
-def mixed_scenario() -> Scenario:
-    """The four defaults plus GitHub, Appointments and Bills (issue 4's mixed set)."""
-    folders = list(DEFAULT_FOLDERS) + [
-        Folder("GitHub", "Notifications from GitHub: pull requests, code reviews, issues, CI runs"),
-        Folder("Appointments", "Appointments and reservations: doctor, dentist, salon, restaurant bookings"),
-        Folder("Bills", "Bills, invoices, statements, payment due dates, subscriptions and renewals"),
-    ]
-    return Scenario(folders=tuple(folders), default_map={f.name: f.name for f in DEFAULT_FOLDERS},
-                    specifics={"github": "GitHub", "appointments": "Appointments", "bills": "Bills"}, kind="mixed")
+def defaults_scenario() -> Scenario:
+    return Scenario(FolderSet(tuple(FolderSpec(f, defaults=frozenset({f.name})) for f in DEFAULT_FOLDERS), "defaults"))
 
 
 def run_suites(model, builder: ExampleBuilder, tb: TokenBytes, dev_rows: Sequence[dict], device: torch.device,
                n_dev: int = 200, seed_emergent: Optional[tuple] = None, log=print,
-               suites: Sequence[str] = ("default", "renamed", "mixed", "seed"), exact: bool = False) -> dict:
+               suites: Sequence[str] = ("default", "seed"), exact: bool = False,
+               ) -> dict:
+    """Quick figures in torch: dev rows under the default folders, and seed_emergent. The full figures (held-out
+    concepts and folder sets, preferences, suites) come from the runtime: ``bash evals/run_all.sh``."""
     model.eval()
     t0 = time.time()
     rows = list(dev_rows)[:n_dev]
@@ -176,42 +170,24 @@ def run_suites(model, builder: ExampleBuilder, tb: TokenBytes, dev_rows: Sequenc
                               + ("at every step" if exact else "at the steps where the allowed answers diverge; "
                                  "shared text fed in its canonical tokenization"),
                     "dtype": str(next(model.parameters()).dtype), "n_dev": len(rows)}
-
-    def suite(name: str, sc: Scenario, rs: Sequence[dict]) -> dict:
-        cases = []
-        for r in rs:
-            lab = sc.label(r)
-            if lab is not None:
-                cases.append(Case(r, lab[0], lab[1]))
-        t = time.time()
-        preds = constrained_decode(model, builder, tb, sc.folders, sc.instructions, cases, device, exact)
-        res = score(preds, cases)
-        res["s_per_case"] = round((time.time() - t) / max(1, len(cases)), 3)
-        log(f"eval {name}: " + json.dumps({k: res[k] for k in ("n", "folder_acc", "priority_acc", "both_acc", "invalid")}))
-        return res
-
     if "default" in suites:
-        report["dev_default"] = suite("dev_default", default_scenario(), rows)
-    if "renamed" in suites:
-        report["dev_renamed"] = suite("dev_renamed", renamed_default_scenario(
-            {"Work": "Job", "Personal": "Private", "Promotions": "Deals", "Alerts": "Notices"}), rows)
-    if "mixed" in suites:
-        mixed = mixed_scenario()
-        fit = [r for r in dev_rows if any(row_statuses(r)[k] == "yes" for k in MIXED_EXTRA)][: min(40, n_dev)]
-        rest = rows[: min(len(rows), 60)]
-        report["dev_mixed_custom_fit"] = suite("dev_mixed_custom_fit", mixed, fit)
-        report["dev_mixed_rest"] = suite("dev_mixed_rest", mixed, rest)
+        sc = defaults_scenario()
+        cases = [Case(r, r["folder"], int(r["priority"])) for r in rows]
+        t = time.time()
+        res = score(constrained_decode(model, builder, tb, sc, cases, device, exact), cases)
+        res["s_per_case"] = round((time.time() - t) / max(1, len(cases)), 3)
+        log("eval dev_default: " + json.dumps({k: res[k] for k in ("n", "folder_acc", "priority_acc", "both_acc", "invalid")}))
+        report["dev_default"] = res
     if seed_emergent is not None and "seed" in suites:
         folders, cases_raw = seed_emergent
-        sc = Scenario(folders=folders, default_map={}, kind="seed")
+        sc = Scenario(FolderSet(tuple(FolderSpec(f) for f in folders), "seed"))
         cases = [Case(c, c["folder"], 1) for c in cases_raw]
-        preds = constrained_decode(model, builder, tb, folders, "", cases, device, exact)
+        preds = constrained_decode(model, builder, tb, sc, cases, device, exact)
         ok = sum(1 for p, c in zip(preds, cases) if p is not None and p[0] == c.folder)
         report["seed_emergent"] = {"n": len(cases), "folder_correct": ok,
                                    "wrong": [f"{c.row['app']}: {c.row['title']} -> {p[0] if p else None} (want {c.folder})"
                                              for p, c in zip(preds, cases) if not (p and p[0] == c.folder)]}
         log(f"eval seed_emergent: {ok}/{len(cases)}")
-        del sc
     report["eval_seconds"] = round(time.time() - t0, 1)
     model.train()
     return report

@@ -1,0 +1,255 @@
+"""Training batches: a scenario (folder set, preferences, worked examples) and rows labelled under it, tokenized.
+
+A batch shares one system prompt, so its KV state is computed once. ``BatchSampler.batch(step)`` depends only on
+(seed, step): resuming needs no sampler state. The mix per batch:
+
+* folder set (``folder_sets.py``): 30% the defaults (as shipped or varied), 20% defaults + category folders, 50%
+  folder sets built from the taxonomy;
+* 30% of batches state 1-3 preferences (``preferences.py``); about half the rows are ones a preference decides;
+* 35% carry 1-24 worked examples of the user's own sorting; in half of those the examples follow an unstated
+  convention (an app, sender or topic filed or rated differently), shown by 1-5 examples, and the rows it touches
+  follow it too; otherwise the examples are ordinary and change nothing;
+* a share of rows carries a planted prompt injection with the true label kept (``injection.py``).
+
+Rows of held-out categories and dev rows are never used. No torch here.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Optional
+
+from notifclf.folders import Folder
+from notifclf.notification import Notification
+from notifclf.prompt import MAX_PROMPT_EXAMPLES, PromptExample, build_prompt, training_answer
+
+from .folder_sets import FolderSet, FolderSetSampler
+from .holdout import trainable_category
+from .injection import inject
+from .preferences import Preference, apply_preferences, sample_preference
+from .rows import is_dev, majority_priorities, notification_of, row_app
+from .taxonomy import Taxonomy
+
+Label = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What the system prompt says (folders, preferences, examples) and the rules that label rows under it."""
+
+    folder_set: FolderSet
+    preferences: tuple[Preference, ...] = ()
+    examples: tuple[PromptExample, ...] = ()
+
+    @property
+    def folders(self) -> tuple[Folder, ...]:
+        return self.folder_set.folders
+
+    @property
+    def instructions(self) -> str:
+        return "\n".join(p.text for p in self.preferences if p.text)
+
+    @property
+    def kind(self) -> str:
+        tags = [self.folder_set.kind]
+        if any(p.text for p in self.preferences):
+            tags.append("prefs")
+        if any(not p.text for p in self.preferences):
+            tags.append("convention")
+        if self.examples:
+            tags.append(f"examples{len(self.examples)}")
+        return "+".join(tags)
+
+    def label(self, row: dict, category: Optional[str], priority: Optional[int] = None) -> Optional[Label]:
+        """(folder, priority) of ``row`` here, or None when it does not fit unambiguously."""
+        pref_folder, pref_priority = apply_preferences(self.preferences, row, category)
+        folder = pref_folder or self.folder_set.folder_for(row, category)
+        if folder is None:
+            return None
+        base = int(row["priority"]) if priority is None else priority
+        return folder, pref_priority if pref_priority is not None else base
+
+
+@dataclass
+class Example:
+    """One training example after the shared prefix: ``ids`` = user + suffix + answer tokens."""
+
+    ids: list[int]
+    n_answer: int      # the last n_answer ids are the answer (+ end-of-turn) and carry the loss
+    folder: str
+    priority: int
+
+
+class ExampleBuilder:
+    """Tokenizes prompts exactly like the runtime: prefix (special tokens parsed), user (not parsed), suffix (parsed).
+
+    ``encode(text, special: bool) -> list[int]`` is injected so this class needs no HF import and can be tested
+    with a fake tokenizer.
+    """
+
+    def __init__(self, template: str | None, encode: Callable[[str, bool], list[int]], eot_ids: list[int],
+                 max_user_tokens: int = 160):
+        self.template = template
+        self.encode = encode
+        self.eot_ids = list(eot_ids)
+        self.max_user_tokens = max_user_tokens
+
+    def pieces(self, sc: Scenario, row: dict):
+        return build_prompt(self.template, sc.folders, sc.instructions, notification_of(row), examples=sc.examples)
+
+    def prefix_ids(self, sc: Scenario) -> list[int]:
+        pieces = build_prompt(self.template, sc.folders, sc.instructions, Notification(title="x"),
+                              examples=sc.examples)
+        return self.encode(pieces.prefix, True)
+
+    def example(self, sc: Scenario, row: dict, folder: str, priority: int) -> Example:
+        pieces = self.pieces(sc, row)
+        user = self.encode(pieces.user, False)[: self.max_user_tokens]
+        suffix = self.encode(pieces.suffix, True)
+        answer = self.encode(training_answer(folder, priority), False) + self.eot_ids
+        return Example(ids=user + suffix + answer, n_answer=len(answer), folder=folder, priority=priority)
+
+
+@dataclass
+class Batch:
+    scenario: Scenario
+    prefix: list[int]
+    examples: list[Example]
+    row_ids: list[str]
+
+
+class BatchSampler:
+    """Deterministic batches over the trainable rows (no dev rows, no held-out categories)."""
+
+    def __init__(self, rows: Sequence[dict], builder: ExampleBuilder, taxonomy: Taxonomy, batch_size: int = 8,
+                 seed: int = 0, inject_rate: float = 0.0, majority_priority: bool = True):
+        self.builder = builder
+        self.batch_size = batch_size
+        self.seed = seed
+        self.inject_rate = inject_rate
+        kept = [(r, taxonomy.category_of(r)) for r in rows if not is_dev(r["id"])]
+        kept = [(r, c) for r, c in kept if trainable_category(c)]
+        self.rows = [r for r, _ in kept]
+        self.cats = [c for _, c in kept]
+        relabel = majority_priorities(self.rows) if majority_priority else {}
+        self.priorities = [relabel.get(r["id"], int(r["priority"])) for r in self.rows]
+        self.n_relabelled = len(relabel)
+        self.by_category: dict[str, list[int]] = {}
+        self.by_app: dict[str, list[int]] = {}
+        self.by_sender: dict[str, list[int]] = {}
+        for i, (r, c) in enumerate(kept):
+            if c is not None:
+                self.by_category.setdefault(c, []).append(i)
+            self.by_app.setdefault(row_app(r), []).append(i)
+            if c in ("work_chat", "family_chat", "friends_chat"):
+                self.by_sender.setdefault((r.get("title") or "").strip().casefold(), []).append(i)
+        self.app_names = sorted({r.get("app_name") or "" for r in self.rows
+                                 if len(self.by_app[row_app(r)]) >= 8 and r.get("app_name")})
+        self.senders = sorted({(r.get("title") or "").strip() for r in self.rows
+                               if len(self.by_sender.get((r.get("title") or "").strip().casefold(), ())) >= 6})
+        allowed = [k for k, idx in self.by_category.items() if len(idx) >= 5]
+        self.topics = [(k, taxonomy.categories[k].en[0], taxonomy.categories[k].zh) for k in allowed]
+        self.folder_sets = FolderSetSampler(taxonomy, allowed)
+
+    def label(self, sc: Scenario, i: int) -> Optional[Label]:
+        return sc.label(self.rows[i], self.cats[i], self.priorities[i])
+
+    def _rule_rows(self, p: Preference) -> list[int]:
+        if p.app is not None:
+            return self.by_app.get(p.app, [])
+        if p.sender is not None:
+            return self.by_sender.get(p.sender, [])
+        return self.by_category.get(p.category or "", [])
+
+    def _draw(self, rng: random.Random, sc: Scenario) -> int:
+        """A row index: often one a rule decides or one of the set's categories, else any row."""
+        u = rng.random()
+        if sc.preferences and u < 0.5:
+            pool = self._rule_rows(rng.choice(sc.preferences))
+            if pool:
+                return rng.choice(pool)
+        cats = [c for s in sc.folder_set.specs for c in s.categories]
+        if cats and u < 0.8:
+            pool = self.by_category.get(rng.choice(cats), [])
+            if pool:
+                return rng.choice(pool)
+        return rng.randrange(len(self.rows))
+
+    def _labelled(self, rng: random.Random, sc: Scenario, n: int, exclude: set[int]) -> list[tuple[int, Label]]:
+        picked: list[tuple[int, Label]] = []
+        seen = set(exclude)
+        for _ in range(n * 40):
+            if len(picked) >= n:
+                break
+            i = self._draw(rng, sc)
+            if i in seen:
+                continue
+            lab = self.label(sc, i)
+            if lab is not None:
+                seen.add(i)
+                picked.append((i, lab))
+        return picked
+
+    def _examples(self, rng: random.Random, sc: Scenario, exclude: set[int]
+                  ) -> tuple[tuple[PromptExample, ...], tuple[Preference, ...]]:
+        """Worked examples (the convention's own rows, then ordinary ones, shuffled) and the preferences they keep:
+        a convention no example shows is dropped."""
+        chosen: list[tuple[int, Label]] = []
+        kept = []
+        for p in sc.preferences:
+            shown = 0
+            if not p.text:
+                pool = [i for i in self._rule_rows(p) if i not in exclude]
+                for i in rng.sample(pool, min(len(pool), rng.choice([1, 2, 3, 3, 5]))):
+                    lab = self.label(sc, i)
+                    if lab is not None:
+                        chosen.append((i, lab))
+                        shown += 1
+            if p.text or shown:
+                kept.append(p)
+        plain = Scenario(sc.folder_set, tuple(p for p in sc.preferences if p.text))
+        n_other = rng.randint(0, MAX_PROMPT_EXAMPLES - len(chosen)) if chosen else rng.randint(1, MAX_PROMPT_EXAMPLES)
+        taken = exclude | {i for i, _ in chosen}
+        chosen += [(i, lab) for i, lab in self._labelled(rng, plain, n_other, taken)
+                   if not any(p.applies(self.rows[i], self.cats[i]) for p in sc.preferences if not p.text)]
+        rng.shuffle(chosen)
+        return tuple(PromptExample(notification_of(self.rows[i]), f, p) for i, (f, p) in chosen), tuple(kept)
+
+    def scenario(self, rng: random.Random) -> tuple[Scenario, bool]:
+        """A scenario and whether its batch shows worked examples (a convention only comes with examples)."""
+        fs = self.folder_sets.sample(rng)
+        names = [f.name for f in fs.folders]
+        prefs: list[Preference] = []
+        if rng.random() < 0.3:
+            for _ in range(rng.choice([1, 1, 2, 3])):
+                prefs.append(sample_preference(rng, names, self.app_names, self.senders, self.topics))
+        with_examples = rng.random() < 0.35
+        if with_examples and rng.random() < 0.5:
+            prefs.append(sample_preference(rng, names, self.app_names, self.senders, self.topics, stated=False))
+        return Scenario(fs, tuple(prefs)), with_examples
+
+    def batch(self, step: int) -> Batch:
+        rng = random.Random(f"{self.seed}:{step}")
+        picked: list[tuple[int, Label]] = []
+        for _attempt in range(20):
+            sc, with_examples = self.scenario(rng)
+            picked = self._labelled(rng, sc, self.batch_size, set())
+            if len(picked) >= max(2, self.batch_size // 2):
+                break
+        if with_examples:
+            shown, kept = self._examples(rng, sc, {i for i, _ in picked})
+            if kept != sc.preferences:  # a convention without examples: relabel the rows without it
+                sc = Scenario(sc.folder_set, kept)
+                picked = [(i, lab) for i, _ in picked if (lab := self.label(sc, i)) is not None]
+            sc = replace(sc, examples=shown)
+        names = [f.name for f in sc.folders]
+        examples = []
+        for i, (f, p) in picked:
+            row = self.rows[i]
+            if self.inject_rate and rng.random() < self.inject_rate:
+                row = inject(row, rng, names, (f, p))  # the label (f, p) comes from the original row
+            examples.append(self.builder.example(sc, row, f, p))
+        return Batch(scenario=sc, prefix=self.builder.prefix_ids(sc), examples=examples,
+                     row_ids=[self.rows[i]["id"] for i, _ in picked])

@@ -1,0 +1,86 @@
+"""The user's free-text preferences, as training sees them: a sentence in the prompt and the exact rule behind it.
+
+A ``Preference`` matches rows by app, by sender (a chat title such as "Mom" or "老板") or by category, and sets the
+folder, the priority or both. A label changes exactly when a rule matches the row; rows no rule matches keep their
+label, so preferences are not over-applied. A preference with an empty text is an unstated *convention*: the user's
+worked examples show it (``batches.py``) and the evaluated rows follow it too.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+from .rows import row_app
+
+_PRIORITY_WORDS = {1: ("can always wait", "low priority", "不急"), 2: ("worth a look today", "medium priority", "今天看就行"),
+                   3: ("urgent", "top priority", "紧急")}
+
+_TEMPLATES = {
+    ("app", "priority"): ("Anything from {app} is priority {p}.", "{app} notifications are always priority {p}.",
+                          "来自 {app} 的通知一律优先级 {p}。", "Todo lo de {app} es prioridad {p}.",
+                          "Treat {app} as {pw} (priority {p})."),
+    ("app", "folder"): ("Put everything from {app} in {folder}.", "{app} notifications go to {folder}.",
+                        "{app} 的通知都放进「{folder}」。", "Las notificaciones de {app} van a {folder}."),
+    ("app", "both"): ("{app}: always {folder}, priority {p}.", "File {app} under {folder} at priority {p}.",
+                      "{app} 的通知放进「{folder}」，优先级 {p}。"),
+    ("sender", "priority"): ("Anything from {sender} is priority {p}.", "Messages from {sender} are always {pw} ({p}).",
+                             "{sender} 发来的消息优先级都是 {p}。", "Los mensajes de {sender} son prioridad {p}."),
+    ("sender", "folder"): ("Messages from {sender} go to {folder}.", "{sender} 的消息放进「{folder}」。"),
+    ("category", "folder"): ("{topic}: put those in {folder}.", "I want {topic} in {folder}.",
+                             "{topic_zh}都放进「{folder}」。"),
+    ("category", "priority"): ("{topic} are always priority {p} for me.", "Rate {topic} as priority {p}.",
+                               "{topic_zh}一律优先级 {p}。"),
+}
+
+
+@dataclass(frozen=True)
+class Preference:
+    text: str                         # the sentence in the prompt; "" for a convention shown only by examples
+    app: Optional[str] = None         # casefolded app name
+    sender: Optional[str] = None      # casefolded title of a chat message
+    category: Optional[str] = None
+    folder: Optional[str] = None
+    priority: Optional[int] = None
+
+    def applies(self, row: dict, category: Optional[str]) -> bool:
+        if self.app is not None:
+            return row_app(row) == self.app
+        if self.sender is not None:
+            return (row.get("title") or "").strip().casefold() == self.sender
+        return self.category is not None and category == self.category
+
+
+def apply_preferences(prefs: Sequence[Preference], row: dict, category: Optional[str]
+                      ) -> tuple[Optional[str], Optional[int]]:
+    """The folder and priority the rules set for this row (None: no rule says); later rules win."""
+    folder = priority = None
+    for p in prefs:
+        if p.applies(row, category):
+            folder = p.folder if p.folder is not None else folder
+            priority = p.priority if p.priority is not None else priority
+    return folder, priority
+
+
+def sample_preference(rng: random.Random, folders: Sequence[str], apps: Sequence[str], senders: Sequence[str],
+                      categories: Sequence[tuple[str, str, str]], stated: bool = True) -> Preference:
+    """One rule. ``apps``/``senders``: display names; ``categories``: (key, English topic, Chinese topic)."""
+    by = rng.choice(["app", "app", "sender", "category"] if senders else ["app", "app", "category"])
+    what = rng.choice(["priority", "priority", "folder", "both"] if by == "app" else ["priority", "folder"])
+    p = rng.choice([1, 2, 3, 3]) if what != "folder" else None
+    folder = rng.choice(list(folders)) if what != "priority" else None
+    app = sender = category = None
+    slots = {"p": p, "pw": _PRIORITY_WORDS[p][rng.randrange(3)] if p else "", "folder": folder}
+    if by == "app":
+        display = rng.choice(list(apps))
+        app, slots["app"] = display.casefold(), display
+    elif by == "sender":
+        display = rng.choice(list(senders))
+        sender, slots["sender"] = display.casefold(), display
+    else:
+        category, topic, topic_zh = rng.choice(list(categories))
+        slots["topic"], slots["topic_zh"] = topic[0].upper() + topic[1:], topic_zh
+    text = rng.choice(_TEMPLATES[(by, what)]).format(**slots) if stated else ""
+    return Preference(text=text, app=app, sender=sender, category=category, folder=folder, priority=p)
