@@ -133,9 +133,12 @@ def defaults_set(rng: random.Random) -> FolderSet:
 class FolderSetSampler:
     """Draws taxonomy folder sets from the categories allowed in training (held-out ones never)."""
 
-    def __init__(self, taxonomy: Taxonomy, allowed: Sequence[str]):
+    def __init__(self, taxonomy: Taxonomy, allowed: Sequence[str], group_words: bool = True):
+        """``group_words``: a folder taking a whole group may be named and described with the group's words (off
+        where ``allowed`` holds only parts of groups, e.g. sets made of held-out categories)."""
         self.tax = taxonomy
         self.allowed = sorted(allowed)
+        self.group_words = group_words
         self.groups: dict[str, list[str]] = {}
         for key in self.allowed:
             self.groups.setdefault(taxonomy.categories[key].group, []).append(key)
@@ -191,7 +194,10 @@ class FolderSetSampler:
             excluded: list[str] = []
             if len(cats) > 2 and rng.random() < 0.25:
                 excluded = [cats.pop(rng.randrange(len(cats)))]
-            return cats, g, excluded
+            whole = self.group_words and len(cats) + len(excluded) == len(self.groups[g])
+            # the group's own words only when the folder really takes the whole group (else they would claim
+            # categories another folder takes)
+            return cats, g if whole else None, excluded
         if r < 0.85:
             return [rng.choice(sorted(free))], None, []
         k = min(len(free), rng.choice([2, 2, 3]))
@@ -224,6 +230,8 @@ class FolderSetSampler:
         specs = list(base.specs)
         for _ in range(rng.choice([1, 1, 2, 3])):
             free = set(self.allowed) - taken
+            if not free:
+                break
             cats, group, _ = self._folder_cats(rng, free)
             cats = cats[:3]
             taken |= set(cats)

@@ -92,7 +92,7 @@ TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[T, ...]]] = {
         ("Event cancelled", "{band} at {venue} is cancelled. Refund in 5-7 days.", 3))),
     "medical": (("MyChart", "Zocdoc", "CVS Pharmacy", "Walgreens", "好大夫在线", "One Medical"), (
         ("Appointment reminder", "Dr. {surname}, {day} at {time}. Reply C to confirm.", 2),
-        ("Prescription ready", "Your prescription is ready for pickup.", 2),
+        ("Your Rx is waiting", "Your prescription is ready for pickup.", 2),
         ("Test results available", "New lab results were posted to your chart.", 2),
         ("就诊提醒", "您预约的{surname}医生门诊在{day}{time}，请按时就诊。", 2),
         ("Refill reminder", "Time to refill your medication. 2 refills left.", 2))),
@@ -109,9 +109,9 @@ TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[T, ...]]] = {
         ("提醒", "给{name}买生日礼物", 2),
         ("Overdue", "Pay parking ticket (overdue 2 days)", 3))),
     "device_system": (("Android System", "iOS", "Windows Update", "Settings", "系统更新", "macOS"), (
-        ("Storage almost full", "Free up space to keep taking photos.", 2),
+        ("Running out of space", "Free up space to keep taking photos.", 2),
         ("Update available", "A software update is ready to install tonight.", 1),
-        ("Battery low", "10% battery remaining.", 2),
+        ("Charge your phone", "10% battery remaining.", 2),
         ("系统更新", "新版本可用，建议在充电时更新。", 1),
         ("Restart required", "Restart to finish installing a security update.", 2))),
     "meetings": (("Google Calendar", "Zoom", "Outlook Calendar", "腾讯会议", "Calendly", "Webex"), (
@@ -124,7 +124,7 @@ TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[T, ...]]] = {
         ("Order confirmed", "Order #{n} confirmed. Arrives {day}.", 1),
         ("Shipped", "Your order #{n} has shipped.", 1),
         ("Refund processed", "Refund of ${amount} issued for order #{n}.", 2),
-        ("订单已发货", "您的订单{n}已发货，预计{day}送达。", 1),
+        ("包裹已出库", "您的订单{n}已发货，预计{day}送达。", 1),
         ("Delivery problem", "We couldn't deliver order #{n}. Action needed.", 3))),
     "transit_maps": (("Citymapper", "Transit", "Google Maps", "高德地图", "Trainline", "MTA"), (
         ("Delay on your line", "Line 4 delayed 15 min due to signal problems.", 2),

@@ -82,11 +82,9 @@ class Taxonomy:
                 return rule.category
         return None
 
-    def in_group(self, group: str) -> list[str]:
-        return [c.key for c in self.categories.values() if c.group == group]
-
-    def known_apps(self) -> set[str]:
-        return {app for app, _ in self._rules}
+    def covers(self, row: dict) -> bool:
+        """Whether the app table has a line for this row's app and gold folder (a reviewed row)."""
+        return (row_app(row), row.get("folder", "")) in self._rules
 
 
 def _parse_rule(fields: list[str]) -> AppRule:

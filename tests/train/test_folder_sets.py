@@ -1,0 +1,82 @@
+"""Folder sets sampled from the taxonomy and the rule that labels a row under one."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+
+from convert.train.folder_sets import FolderSet, FolderSetSampler, FolderSpec, defaults_set
+from convert.train.holdout import HELD_OUT_CATEGORIES
+from convert.train.taxonomy import load_taxonomy
+from notifclf.folders import DEFAULT_FOLDERS, Folder
+
+ALLOWED = sorted(set(load_taxonomy().categories) - HELD_OUT_CATEGORIES)
+
+
+def _set(*specs: FolderSpec) -> FolderSet:
+    return FolderSet(tuple(specs), "test")
+
+
+def test_the_folder_whose_categories_contain_the_row_wins_over_defaults():
+    parcels = FolderSpec(Folder("Parcels", "couriers"), categories=frozenset({"parcel_tracking"}))
+    fs = _set(*(FolderSpec(f, defaults=frozenset({f.name})) for f in DEFAULT_FOLDERS), parcels)
+    row = {"folder": "Alerts"}
+    assert fs.folder_for(row, "parcel_tracking") == "Parcels"
+    assert fs.folder_for(row, "bank") == "Alerts"
+    assert fs.folder_for(row, None) is None          # unknown rows are never guessed next to category folders
+
+
+def test_catch_all_takes_known_rows_no_folder_takes_and_overlaps_are_skipped():
+    a = FolderSpec(Folder("A", "x"), categories=frozenset({"bank", "credit_card"}))
+    b = FolderSpec(Folder("B", "y"), categories=frozenset({"credit_card"}))
+    rest = FolderSpec(Folder("Rest", "z"), catch_all=True)
+    fs = _set(a, b, rest)
+    assert fs.folder_for({}, "bank") == "A"
+    assert fs.folder_for({}, "credit_card") is None  # two folders fit: not a clean label
+    assert fs.folder_for({}, "weather") == "Rest"
+    assert _set(a).folder_for({}, "weather") is None
+
+
+def test_sampled_sets_are_valid_and_never_use_held_out_categories():
+    tax = load_taxonomy()
+    sampler = FolderSetSampler(tax, ALLOWED)
+    rng = random.Random(0)
+    kinds, sizes, zh = set(), set(), 0
+    for _ in range(1500):
+        fs = sampler.sample(rng)
+        kinds.add(fs.kind)
+        sizes.add(len(fs.specs))
+        names = [f.name.casefold() for f in fs.folders]
+        assert len(names) == len(set(names))
+        assert all(0 < len(f.description) <= 300 and len(f.name) <= 48 for f in fs.folders)
+        used = [c for s in fs.specs for c in s.categories]
+        assert not set(used) & HELD_OUT_CATEGORIES
+        assert len(used) == len(set(used))            # each category in one folder at most
+        zh += any(any("\u4e00" <= ch <= "\u9fff" for ch in f.description) for f in fs.folders)
+    assert kinds == {"defaults", "defaults-varied", "mixed", "taxonomy"}
+    assert {2, 3, 5, 8} <= sizes and max(sizes) >= 10
+    assert zh > 100
+
+
+def test_a_name_never_stands_for_one_meaning():
+    """The same category is filed under many different names, meaningful and not."""
+    sampler = FolderSetSampler(load_taxonomy(), ALLOWED)
+    rng = random.Random(1)
+    names_of: dict[str, set[str]] = defaultdict(set)
+    meanings_of: dict[str, set[frozenset]] = defaultdict(set)
+    for _ in range(3000):
+        for s in sampler.taxonomy_set(rng).specs:
+            for c in s.categories:
+                names_of[c].add(s.folder.name)
+            meanings_of[s.folder.name].add(s.categories)
+    assert len(names_of["bank"]) >= 10
+    assert len(meanings_of["A"]) > 20 and len(meanings_of["Kiwi"]) > 10
+
+
+def test_defaults_keep_their_gold_mapping_when_varied():
+    rng = random.Random(2)
+    for _ in range(300):
+        fs = defaults_set(rng)
+        for spec in fs.specs:
+            (gold,) = spec.defaults
+            assert fs.folder_for({"folder": gold}, None) == spec.folder.name

@@ -1,0 +1,50 @@
+"""Preferences change a label exactly when their rule matches the row."""
+
+from __future__ import annotations
+
+import random
+
+from convert.train.preferences import Preference, apply_preferences, sample_preference
+
+from .fixtures import ROWS
+
+MOM = ROWS[9]      # Telegram, title "Mom"
+ZARA = ROWS[6]
+
+
+def test_rules_match_by_app_sender_or_category_only():
+    assert Preference("x", app="zara", priority=3).applies(ZARA, "fashion_promo")
+    assert not Preference("x", app="zara", priority=3).applies(MOM, "family_chat")
+    assert Preference("x", sender="mom", folder="Family").applies(MOM, "family_chat")
+    assert not Preference("x", sender="mom", folder="Family").applies(dict(MOM, title="Mommy blog"), None)
+    assert Preference("x", category="fashion_promo", folder="F").applies(ZARA, "fashion_promo")
+    assert not Preference("x", category="fashion_promo", folder="F").applies(ZARA, None)
+
+
+def test_later_rules_win_and_unmatched_rows_are_unchanged():
+    prefs = (Preference("a", app="zara", priority=3), Preference("b", category="fashion_promo", folder="Style"),
+             Preference("c", app="zara", priority=1))
+    assert apply_preferences(prefs, ZARA, "fashion_promo") == ("Style", 1)
+    assert apply_preferences(prefs, MOM, "family_chat") == (None, None)
+
+
+def test_sampled_preferences_say_what_they_do():
+    rng = random.Random(0)
+    apps, senders = ["Zara", "Uber Eats"], ["Mom", "老板"]
+    topics = [("weather", "weather forecasts", "天气预报")]
+    seen_kinds = set()
+    for _ in range(400):
+        p = sample_preference(rng, ["Family", "Kiwi"], apps, senders, topics)
+        assert p.text and (p.folder is not None or p.priority is not None)
+        if p.folder is not None:
+            assert p.folder in p.text
+        if p.priority is not None:
+            assert str(p.priority) in p.text
+        if p.app is not None:
+            assert p.app in {a.casefold() for a in apps}
+            assert any(a in p.text for a in apps)
+        if p.sender is not None:
+            assert any(s in p.text for s in senders)
+        seen_kinds.add((p.app is not None, p.sender is not None, p.category is not None))
+        assert sample_preference(random.Random(1), ["F"], apps, senders, topics, stated=False).text == ""
+    assert len(seen_kinds) == 3
