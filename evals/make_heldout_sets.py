@@ -13,7 +13,7 @@ For each folder set: ``<name>.jsonl`` (rows with their gold folder and priority)
 Gold labels follow the training rule (``convert.train.folder_sets.FolderSet.folder_for``): a row whose category is
 in a folder goes there; otherwise the catch-all; rows without a category are left out.
 
-    python evals/make_heldout_sets.py [--data train.jsonl] [--out runs/eval/data] [--per-folder 40]
+    python evals/make_heldout_sets.py [--data train.jsonl] [--out runs/eval/data] [--per-folder 15]
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=str(DEFAULT_DATA))
     p.add_argument("--out", default="runs/eval/data")
-    p.add_argument("--per-folder", type=int, default=40)
+    p.add_argument("--per-folder", type=int, default=15)
+    p.add_argument("--defaults-cap", type=int, default=150, help="rows in heldout-defaults")
     p.add_argument("--sampled", type=int, default=3, help="sampled folder sets of held-out concepts")
     p.add_argument("--indist", type=int, default=8, help="sampled in-distribution folder sets (dev rows)")
     args = p.parse_args(argv)
@@ -101,6 +102,7 @@ def main(argv=None) -> int:
         write(out, f"heldout-concepts-{k}", sampled, cases_for(sampled, rows, tax, args.per_folder, rng))
     defaults = FolderSet(tuple(FolderSpec(f, defaults=frozenset({f.name})) for f in DEFAULT_FOLDERS), "defaults")
     held_rows = [r for r in rows if tax.category_of(r) in HELD_OUT_CATEGORIES]
+    held_rows = random.Random("heldout-defaults").sample(held_rows, min(args.defaults_cap, len(held_rows)))
     write(out, "heldout-defaults", defaults, [{"id": r["id"], "app": r.get("app_name", ""), "title": r.get("title", ""),
                                                "body": r.get("body", ""), "folder": r["folder"],
                                                "priority": int(r["priority"]), "category": tax.category_of(r)}

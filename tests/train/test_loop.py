@@ -10,11 +10,12 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from convert.train import data as D  # noqa: E402
+from convert.train.batches import BatchSampler, ExampleBuilder  # noqa: E402
 from convert.train.loop import batch_loss, train  # noqa: E402
 from convert.train.model import add_lora  # noqa: E402
+from convert.train.taxonomy import load_taxonomy  # noqa: E402
 
-from .test_data import ROWS, _fake_encode  # noqa: E402
+from .fixtures import ROWS, fake_encode  # noqa: E402
 
 
 @pytest.fixture()
@@ -30,8 +31,8 @@ def tiny():
         for n, p in model.named_parameters():
             if "lora_B" in n:
                 p.normal_(0, 0.05)
-    builder = D.ExampleBuilder(None, _fake_encode, [1001], max_user_tokens=40)
-    sampler = D.BatchSampler(ROWS, builder, batch_size=3, seed=0)
+    builder = ExampleBuilder(None, fake_encode, [1001], max_user_tokens=40)
+    sampler = BatchSampler(ROWS, builder, load_taxonomy(), batch_size=3, seed=0)
     return model, sampler
 
 
@@ -64,3 +65,12 @@ def test_checkpoint_and_resume(tiny, tmp_path):
                    ckpt_every=2, resume=True, log=logs.append)
     assert any("resumed at step 3" in m for m in logs)
     assert state2["step"] == 5 and state2["examples"] > state["examples"]
+
+
+def test_snapshots_keep_the_adapter_of_every_nth_step(tiny, tmp_path):
+    model, sampler = tiny
+    train(model, sampler, torch.device("cpu"), 0, run_dir=tmp_path / "run", out_dir=None, max_steps=4, lr=1e-3,
+          warmup=1, ckpt_every=1, snapshot_every=2, log=lambda m: None)
+    snaps = sorted(p.name for p in (tmp_path / "run" / "snapshots").iterdir())
+    assert snaps == ["step-2", "step-4"]
+    assert (tmp_path / "run" / "snapshots" / "step-2" / "adapter_model.safetensors").exists()

@@ -1,0 +1,113 @@
+"""Reading the user's folders and preferences: accuracy on folder sets and concepts never trained on.
+
+Runs a model through the public API (greedy, grammar-constrained, exactly as users get it) on:
+
+* every ``<name>.jsonl`` + ``<name>.folders.json`` in --data-dir (from ``evals/make_heldout_sets.py``):
+  hand-written held-out folder sets, sampled sets of held-out concepts, held-out rows under the defaults, and
+  in-distribution sampled sets;
+* evals/preferences.json: the cases a preference decides (both labels as the preference says), the cases none
+  decides, and those same untouched cases without the preferences (the "no worse" check);
+* evals/priority-clear.json: clear-cut priority cases.
+
+    python evals/run_heldout.py [--model NAME|PATH] [--data-dir runs/eval/data] [--out runs/eval/heldout.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import notifclf  # noqa: E402
+
+EVALS = Path(__file__).resolve().parent
+NOTE_FIELDS = ("app", "title", "body", "sub_text", "category", "posted_at")
+
+
+def score(clf: notifclf.Classifier, cases: list[dict], *, batch: int = 8) -> dict:
+    """Folder, priority and both accuracy (priority only where the case has one) and the wrong answers."""
+    t0 = time.time()
+    preds = []
+    for i in range(0, len(cases), batch):
+        preds += clf.classify_many([{k: c[k] for k in NOTE_FIELDS if c.get(k) is not None and k != "category"}
+                                    for c in cases[i: i + batch]])
+    n = len(cases)
+    f_ok = [p.folder == c["folder"] for p, c in zip(preds, cases)]
+    with_p = [(p, c) for p, c in zip(preds, cases) if c.get("priority") is not None]
+    p_ok = [p.priority == int(c["priority"]) for p, c in with_p]
+    both = [p.folder == c["folder"] and p.priority == int(c["priority"]) for p, c in with_p]
+    pct = lambda xs: round(sum(xs) / len(xs), 4) if xs else None  # noqa: E731
+    return {"n": n, "folder": pct(f_ok), "priority": pct(p_ok), "both": pct(both),
+            "ms_per_notification": round(1000 * (time.time() - t0) / max(1, n), 1),
+            "wrong": [f"{c.get('app')}: {c.get('title')} -> {p.folder}/{p.priority} (want {c['folder']}/{c.get('priority')})"
+                      for p, c in zip(preds, cases) if p.folder != c["folder"]][:15]}
+
+
+def run(model: str | None, data_dir: Path, only: str | None) -> dict:
+    clf = notifclf.Classifier(model, progress=False, result_cache_size=0)
+    report: dict = {"model": str(model or "default"), "sets": {}}
+    try:
+        for folders_file in sorted(data_dir.glob("*.folders.json")):
+            name = folders_file.name[: -len(".folders.json")]
+            if only and not name.startswith(only):
+                continue
+            cases = [json.loads(line) for line in (data_dir / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+                     if line.strip()]
+            clf.set_folders(json.loads(folders_file.read_text(encoding="utf-8")))
+            report["sets"][name] = score(clf, cases)
+            print(f"{name:<32}{report['sets'][name]['n']:>5}  folder {report['sets'][name]['folder']:.1%}", flush=True)
+        if only is None or only == "preferences":
+            prefs = json.loads((EVALS / "preferences.json").read_text(encoding="utf-8"))
+            decided = [c for c in prefs["cases"] if c.get("decided_by") is not None]
+            untouched = [c for c in prefs["cases"] if c.get("decided_by") is None]
+            clf.set_folders(prefs["folders"], prefs["instructions"])
+            report["sets"]["preferences-decided"] = score(clf, decided)
+            report["sets"]["preferences-untouched"] = score(clf, untouched)
+            clf.set_folders(prefs["folders"])
+            report["sets"]["preferences-untouched-without-prefs"] = score(clf, untouched)
+        if only is None or only == "priority-clear":
+            clear = json.loads((EVALS / "priority-clear.json").read_text(encoding="utf-8"))
+            clf.set_folders(clear["folders"])
+            report["sets"]["priority-clear"] = score(clf, clear["cases"])
+    finally:
+        clf.close()
+    return report
+
+
+def summary(report: dict) -> str:
+    lines = [f"{'set':<38}{'n':>5}{'folder':>9}{'priority':>10}{'both':>8}{'ms':>7}"]
+    pct = lambda x: "-" if x is None else f"{x:.1%}"  # noqa: E731
+    for name, r in report["sets"].items():
+        lines.append(f"{name:<38}{r['n']:>5}{pct(r['folder']):>9}{pct(r['priority']):>10}{pct(r['both']):>8}"
+                     f"{r['ms_per_notification']:>7.0f}")
+    groups = {"held-out hand-written sets": "heldout-", "held-out sampled concepts": "heldout-concepts-",
+              "in-distribution sampled sets": "indist-sets-"}
+    for label, prefix in groups.items():
+        rs = [r for n, r in report["sets"].items() if n.startswith(prefix)
+              and not (prefix == "heldout-" and (n.startswith("heldout-concepts-") or n == "heldout-defaults"))]
+        if rs:
+            mean = sum(r["folder"] * r["n"] for r in rs) / sum(r["n"] for r in rs)
+            lines.append(f"{label:<38}{sum(r['n'] for r in rs):>5}{mean:>9.1%}   (min set {min(r['folder'] for r in rs):.1%})")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default=None)
+    p.add_argument("--data-dir", default="runs/eval/data")
+    p.add_argument("--out", default="runs/eval/heldout.json")
+    p.add_argument("--only", default=None, help="only sets whose name starts with this (or 'preferences', 'priority-clear')")
+    args = p.parse_args(argv)
+    report = run(args.model, Path(args.data_dir), args.only)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    print(summary(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
