@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Every accuracy figure of the README and of the model's training.json, with the default model (or MODEL=...).
+# Baselines on the same rows: python evals/baselines.py; learning curve: bash evals/learning_curve.sh.
 #   [DATA=train.jsonl] [SEED=seed_emergent.json] [OUT=runs/eval] [MODEL=name|path] bash evals/run_all.sh
 # Reports go to $OUT/*.json (never committed); a summary table is printed at the end.
 set -euo pipefail
@@ -15,12 +16,14 @@ ev() { local name=$1; shift; $PY -m notifclf eval "$@" "${MODEL_ARGS[@]}" --no-p
 ev dev "$DATA" --dev-split
 ev dev-renamed "$DATA" --dev-split --folders evals/renamed-defaults.folders.json \
    --label-map Work=Job,Personal=Private,Promotions=Deals,Alerts=Notices
-$PY evals/make_dev_sets.py --data "$DATA" --out "$OUT/data" > /dev/null
-ev dev-mixed-custom-fit "$OUT/data/mixed-custom-fit.jsonl" --folders "$OUT/data/mixed.folders.json"
-ev dev-mixed-rest "$OUT/data/mixed-rest.jsonl" --folders "$OUT/data/mixed.folders.json"
-for suite in mixed-custom renamed-defaults student oncall-engineer chinese-folders; do ev "suite-$suite" "evals/$suite.json"; done
+for suite in mixed-custom renamed-defaults student oncall-engineer chinese-folders; do
+  ev "suite-$suite" "evals/$suite.json"
+done
 ev seed-emergent "$SEED"
 $PY evals/run_injection.py "${MODEL_ARGS[@]}" > "$OUT/injection.txt"
+# Folder sets and concepts never trained on, preferences, clear-cut priorities (evals/run_heldout.py).
+$PY evals/make_heldout_sets.py --data "$DATA" --out "$OUT/data" > /dev/null
+$PY evals/run_heldout.py "${MODEL_ARGS[@]}" --data-dir "$OUT/data" --out "$OUT/heldout/report.json" > "$OUT/heldout.txt"
 
 $PY - "$OUT" <<'PY'
 import json, sys
@@ -33,4 +36,6 @@ for f in sorted(out.glob("*.json")):
     both = "-" if r.get("both_accuracy") is None else f"{r['both_accuracy']:.1%}"
     print(f"{f.stem:<28}{r['n']:>5}{r['folder_accuracy']:>9.1%}{pri:>10}{both:>8}{r['invalid_outputs']:>9}{r['latency_ms_mean']:>10.0f}")
 print((out / "injection.txt").read_text().strip().splitlines()[-1])
+print()
+print((out / "heldout.txt").read_text().strip())
 PY
