@@ -98,9 +98,14 @@ def download_from_hub(spec: ModelSpec, cache_dir: Path, *, local_files_only: boo
 
 
 def adapters_dir() -> Path:
-    """Where trained adapters live: ``$NOTIFCLF_MODELS_DIR``, else the ``models/`` folder of this source tree."""
+    """Where trained adapters live: ``$NOTIFCLF_MODELS_DIR``; else ``notifclf/adapters/``, where a wheel ships them;
+    else the ``models/`` folder of a source checkout (a clone, an editable install)."""
     env = os.environ.get("NOTIFCLF_MODELS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "models"
+    if env:
+        return Path(env)
+    package = Path(__file__).resolve().parent
+    shipped = package / "adapters"
+    return shipped if shipped.is_dir() else package.parent / "models"
 
 
 def _built_is_current(path: Path, adapter: Path) -> bool:
@@ -122,7 +127,7 @@ def build_from_adapter(spec: ModelSpec, cache_dir: Path, *, progress: bool) -> P
     adapter = adapters_dir() / spec.adapter
     if not (adapter / "adapter_config.json").is_file():
         raise ModelNotFoundError(f"model {spec.name!r} needs the adapter directory {adapter}, which is missing; "
-                                 "set NOTIFCLF_MODELS_DIR to the folder that holds it")
+                                 "reinstall notifclf, or set NOTIFCLF_MODELS_DIR to the folder that holds it")
     target = cache_dir / spec.file_name
     if not _built_is_current(target, adapter):
         from convert.build import build_model
