@@ -1,4 +1,7 @@
-"""The manifest written beside each built model: what it is, what it was built from, and by what."""
+"""The manifest written beside each built model: what it is, what it was built from, and by what.
+
+Reading it (path, parsing) is shared with the runtime and lives in ``notifclf.manifest``; here it is written.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +13,16 @@ from importlib import metadata as _md
 from pathlib import Path
 from typing import Any
 
+from notifclf.errors import ModelIntegrityError
+from notifclf.manifest import MANIFEST_SUFFIX, manifest_path
+from notifclf.manifest import read_manifest as _read_manifest
+
 from .errors import ConvertError
 from .hashing import sha256_file
 
-MANIFEST_SUFFIX = ".manifest.json"
+__all__ = ["MANIFEST_SUFFIX", "build_manifest", "manifest_path", "read_manifest", "verify", "write_manifest"]
+
 FORMAT = 1
-
-
-def manifest_path(model: str | Path) -> Path:
-    """``model.gguf`` -> ``model.gguf.manifest.json``."""
-    model = Path(model)
-    return model.with_name(model.name + MANIFEST_SUFFIX)
 
 
 def _version(dist: str) -> str | None:
@@ -78,14 +80,11 @@ def write_manifest(model: Path, manifest: dict[str, Any]) -> Path:
 
 
 def read_manifest(model: str | Path) -> dict[str, Any]:
-    path = manifest_path(model)
+    """The manifest of ``model``, or :class:`ConvertError`."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise ConvertError(f"{path}: cannot read manifest: {e}") from e
-    if not isinstance(data, dict) or "sha256" not in data:
-        raise ConvertError(f"{path}: not a convert manifest")
-    return data
+        return _read_manifest(model)
+    except ModelIntegrityError as e:
+        raise ConvertError(str(e)) from e
 
 
 def verify(model: str | Path) -> dict[str, Any]:

@@ -7,9 +7,7 @@ a sequence's KV state, and reads logits. Everything notifclf does with llama.cpp
 from __future__ import annotations
 
 import ctypes
-import logging
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,30 +15,7 @@ import numpy as np
 import llama_cpp.llama_cpp as C
 
 from .errors import GrammarError, ModelIntegrityError, NotifclfError
-
-logger = logging.getLogger("notifclf")
-_llama_logger = logging.getLogger("notifclf.llama")
-_LEVELS = {0: logging.CRITICAL, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR, 4: logging.DEBUG, 5: logging.DEBUG}
-
-
-@C.llama_log_callback
-def _log_to_logging(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
-    # llama.cpp's own chatter goes to the "notifclf.llama" logger at DEBUG: quiet unless asked for.
-    if _llama_logger.isEnabledFor(logging.DEBUG):
-        _llama_logger.debug("%s", text.decode("utf-8", errors="replace").rstrip())
-
-
-_init_lock = threading.Lock()
-_initialized = False
-
-
-def _init_backend() -> None:
-    global _initialized
-    with _init_lock:
-        if not _initialized:
-            C.llama_log_set(_log_to_logging, ctypes.c_void_p(0))
-            C.llama_backend_init()
-            _initialized = True
+from .llama_log import init_backend
 
 
 def default_threads() -> int:
@@ -51,7 +26,7 @@ class LlamaRuntime:
     """One llama.cpp model and its context. Not thread-safe: callers serialize access (the Classifier holds a lock)."""
 
     def __init__(self, path: Path, *, n_threads: int | None = None) -> None:
-        _init_backend()
+        init_backend()
         self.path = path
         self.n_threads = n_threads or default_threads()
         mparams = C.llama_model_default_params()

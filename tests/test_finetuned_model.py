@@ -22,7 +22,7 @@ def test_built_model_records_the_committed_adapter(finetuned):
     from convert.manifest import verify
 
     from notifclf.cache import sha256_file
-    from notifclf.model_store import adapters_dir
+    from notifclf.built_model import adapters_dir
 
     manifest = verify(finetuned.model_path)
     adapter = adapters_dir() / NOTIFCLF_QWEN25_CODER_05B.adapter / "adapter_model.safetensors"

@@ -143,3 +143,12 @@ def test_verify_file_full_rehash_detects_same_size_corruption(tmp_path, tiny_qwe
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     with pytest.raises(ModelIntegrityError):
         verify_file(path, sha256=digest, size=len(data), full=True)
+
+
+def test_models_verify_reports_a_built_model_without_its_manifest_as_corrupt(tmp_path, tiny_qwen2):
+    from notifclf.model_inventory import model_rows
+    from notifclf.registry import NOTIFCLF_QWEN25_CODER_05B
+
+    (tmp_path / NOTIFCLF_QWEN25_CODER_05B.file_name).write_bytes(tiny_qwen2.read_bytes())
+    (row,) = [r for r in model_rows(tmp_path, verify=True) if r["name"] == NOTIFCLF_QWEN25_CODER_05B.name]
+    assert row["status"].startswith("CORRUPT: ") and "cannot read manifest" in row["status"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from setuptools import find_packages
 
-from notifclf.model_store import adapters_dir
+from notifclf.built_model import adapters_dir
 from notifclf.registry import REGISTRY
 
 tomllib = pytest.importorskip("tomllib")
