@@ -1,8 +1,10 @@
 """notifclf: sort notifications into the user's folders and priorities, offline, on a CPU."""
 
 from .classifier import Classifier
+from .engine import DecodeCounts, Inspection
 from .errors import (
     CacheError,
+    ClassifierClosedError,
     GrammarError,
     InvalidFoldersError,
     InvalidNotificationError,
@@ -23,8 +25,9 @@ from .schema import output_schema
 __version__ = "0.1.0"
 
 __all__ = [
-    "CacheError", "Classification", "Classifier", "DEFAULT_FOLDERS", "Folder", "GrammarError", "InvalidFoldersError",
-    "InvalidNotificationError", "InvalidPriorityError", "ModelIntegrityError", "ModelNotFoundError", "ModelSpec",
-    "NotifclfError", "Notification", "OutputValidationError", "PromptTooLongError", "__version__", "android_importance",
-    "android_importance_name", "available_models", "ios_interruption_level", "load_folders_file", "output_schema",
+    "CacheError", "Classification", "Classifier", "ClassifierClosedError", "DEFAULT_FOLDERS", "DecodeCounts", "Folder",
+    "GrammarError", "Inspection", "InvalidFoldersError", "InvalidNotificationError", "InvalidPriorityError",
+    "ModelIntegrityError", "ModelNotFoundError", "ModelSpec", "NotifclfError", "Notification", "OutputValidationError",
+    "PromptTooLongError", "__version__", "android_importance", "android_importance_name", "available_models",
+    "ios_interruption_level", "load_folders_file", "output_schema",
 ]
