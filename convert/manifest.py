@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
-import uuid
 from importlib import metadata as _md
 from pathlib import Path
 from typing import Any
 
 from notifclf.errors import ModelIntegrityError
+from notifclf.files import atomic_write
 from notifclf.manifest import MANIFEST_SUFFIX, manifest_path
 from notifclf.manifest import read_manifest as _read_manifest
 
@@ -44,19 +43,6 @@ def tool_versions() -> dict[str, str | None]:
     }
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a text file through a temporary file in the same directory and ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def build_manifest(model: Path, *, quant: str, base: dict[str, Any], adapter: dict[str, Any] | None,
                    sha256: str | None = None) -> dict[str, Any]:
     return {
@@ -75,7 +61,8 @@ def build_manifest(model: Path, *, quant: str, base: dict[str, Any], adapter: di
 
 def write_manifest(model: Path, manifest: dict[str, Any]) -> Path:
     path = manifest_path(model)
-    write_atomic(path, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    with atomic_write(path, "w") as f:
+        f.write(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
     return path
 
 

@@ -12,8 +12,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from .cache import check_free_space, raise_write_error, sha256_file, verify_file
+from .cache import check_free_space, raise_write_error, verify_file
 from .errors import ModelIntegrityError, ModelNotFoundError
+from .files import sha256_file
 from .manifest import read_manifest
 from .registry import ModelSpec
 

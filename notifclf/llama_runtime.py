@@ -69,17 +69,6 @@ class LlamaRuntime:
         self._batch = C.llama_batch_init(n_batch, 0, n_seq_max)
 
     # -- metadata ---------------------------------------------------------------------------------------------
-    def metadata(self, key: str) -> str | None:
-        size = 1 << 16
-        buf = ctypes.create_string_buffer(size)
-        n = C.llama_model_meta_val_str(self._model, key.encode(), buf, size)
-        if n < 0:
-            return None
-        if n >= size:
-            buf = ctypes.create_string_buffer(n + 1)
-            C.llama_model_meta_val_str(self._model, key.encode(), buf, n + 1)
-        return buf.value.decode("utf-8", errors="replace")
-
     def chat_template(self) -> str | None:
         raw = C.llama_model_chat_template(self._model, None)
         return raw.decode("utf-8") if raw else None
@@ -121,9 +110,6 @@ class LlamaRuntime:
                     index.setdefault(piece, []).append(token)
             self._piece_index = (index, max(map(len, index)))
         return self._piece_index
-
-    def is_eog(self, token: int) -> bool:
-        return bool(C.llama_vocab_is_eog(self._vocab, token))
 
     def is_special(self, token: int) -> bool:
         """True for control tokens (``<|im_start|>``) and user-defined added tokens (Qwen3's ``<think>``)."""

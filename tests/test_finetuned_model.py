@@ -21,7 +21,7 @@ def finetuned(real_base_gguf):
 def test_built_model_records_the_committed_adapter(finetuned):
     from convert.manifest import verify
 
-    from notifclf.cache import sha256_file
+    from notifclf.files import sha256_file
     from notifclf.built_model import adapters_dir
 
     manifest = verify(finetuned.model_path)

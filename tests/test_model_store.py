@@ -152,3 +152,25 @@ def test_models_verify_reports_a_built_model_without_its_manifest_as_corrupt(tmp
     (tmp_path / NOTIFCLF_QWEN25_CODER_05B.file_name).write_bytes(tiny_qwen2.read_bytes())
     (row,) = [r for r in model_rows(tmp_path, verify=True) if r["name"] == NOTIFCLF_QWEN25_CODER_05B.name]
     assert row["status"].startswith("CORRUPT: ") and "cannot read manifest" in row["status"]
+
+
+def test_atomic_write_publishes_whole_files_only(tmp_path):
+    from notifclf.files import atomic_write, sha256_file
+
+    target = tmp_path / "manifest.json"
+    with atomic_write(target, "w") as fh:
+        fh.write('{"ok": "é"}\n')
+    assert target.read_text(encoding="utf-8") == '{"ok": "é"}\n'
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_umask()  # like any new file, not a private temp file
+    with pytest.raises(ValueError):
+        with atomic_write(target, "w") as fh:
+            fh.write("half")
+            raise ValueError("crash")
+    assert target.read_text(encoding="utf-8") == '{"ok": "é"}\n' and [p.name for p in tmp_path.iterdir()] == [target.name]
+    assert sha256_file(target) == hashlib.sha256('{"ok": "é"}\n'.encode()).hexdigest()
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current

@@ -12,8 +12,8 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from ..cache import atomic_output
 from ..errors import NotifclfError
+from ..files import atomic_write
 from ..llama_runtime import LlamaRuntime
 from .lru import LRU
 
@@ -54,11 +54,12 @@ class PromptStateStore:
 
     def save(self, prefix: str, state: bytes) -> None:
         try:
-            with atomic_output(self._path(prefix)) as fh:
+            self._directory.mkdir(parents=True, exist_ok=True)
+            with atomic_write(self._path(prefix)) as fh:
                 fh.write(hashlib.sha256(state).digest())
                 fh.write(state)
             self._prune()
-        except (OSError, NotifclfError) as exc:
+        except OSError as exc:
             logger.debug("prompt state not saved: %s", exc)
 
     def _prune(self) -> None:
