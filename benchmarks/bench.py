@@ -20,8 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import notifclf
-from notifclf.llama_runtime import LlamaRuntime
-from notifclf.model_store import resolve_model
+from notifclf.engine.runtime import LlamaRuntime
+from notifclf.models.store import resolve_model
 from notifclf.prompt import system_prompt, user_message
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
 """The manifest written beside each built model: what it is, what it was built from, and by what.
 
-Reading it (path, parsing) is shared with the runtime and lives in ``notifclf.manifest``; here it is written.
+Reading it (path, parsing) is shared with the runtime and lives in ``notifclf.models.manifest``; here it is written.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 from notifclf.errors import ModelIntegrityError
 from notifclf.files import atomic_write
-from notifclf.manifest import MANIFEST_SUFFIX, manifest_path
-from notifclf.manifest import read_manifest as _read_manifest
+from notifclf.models.manifest import MANIFEST_SUFFIX, manifest_path
+from notifclf.models.manifest import read_manifest as _read_manifest
 
 from .errors import ConvertError
 from .hashing import sha256_file

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from notifclf.llama_log import listening
+from notifclf.engine.llama_log import listening
 
 from .errors import DependencyError, QuantizeError
 

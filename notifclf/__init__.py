@@ -18,7 +18,7 @@ from .errors import (
 from .folders import DEFAULT_FOLDERS, Folder, load_folders_file
 from .notification import Notification
 from .priority_mapping import android_importance, android_importance_name, ios_interruption_level
-from .registry import ModelSpec, available_models
+from .models.registry import ModelSpec, available_models
 from .result import Classification
 from .schema import output_schema
 

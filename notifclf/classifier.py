@@ -1,6 +1,6 @@
 """The Classifier: the public face of notifclf. It owns one model for its whole life and sorts notifications.
 
-It finds the model (:mod:`notifclf.model_store`), hands decoding to the engine (:mod:`notifclf.engine`), serializes
+It finds the model (:mod:`notifclf.models.store`), hands decoding to the engine (:mod:`notifclf.engine`), serializes
 threads and guards the model's life: after :meth:`Classifier.close` every call raises ``ClassifierClosedError``.
 """
 
@@ -15,15 +15,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .cache import resolve_cache_dir
+from .models.cache import resolve_cache_dir
 from .chat_template import PromptPieces
 from .engine import DecodeCounts, Engine, Inspection, PromptSetup, PromptStateStore
 from .errors import ClassifierClosedError
 from .folders import Folder, FolderLike, validate_folders, validate_instructions
-from .llama_runtime import LlamaRuntime
-from .model_store import resolve_model
+from .engine.runtime import LlamaRuntime
+from .models.store import resolve_model
 from .notification import Notification
-from .registry import ModelSpec
+from .models.registry import ModelSpec
 from .result import Classification
 from .schema import output_schema
 
@@ -34,7 +34,7 @@ class Classifier:
     """Sorts notifications into folders with a priority, on CPU, through llama.cpp.
 
     ``model`` is a registry name (see ``notifclf.available_models()``), a path to a ``.gguf`` file,
-    ``hf:OWNER/REPO/FILE.gguf``, a :class:`~notifclf.registry.ModelSpec`, or ``None`` for the default model.
+    ``hf:OWNER/REPO/FILE.gguf``, a :class:`~notifclf.models.registry.ModelSpec`, or ``None`` for the default model.
     ``folders`` defaults to Work, Personal, Promotions and Alerts; ``instructions`` are the user's free-text
     preferences. One Classifier may be shared by threads: calls are serialized. Use it as a context manager, or call
     :meth:`close`, to free the model.

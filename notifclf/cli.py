@@ -130,7 +130,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .model_inventory import model_rows
+    from .models.inventory import model_rows
 
     for row in model_rows(cache_dir=args.cache_dir, verify=args.verify):
         print(json.dumps(row, ensure_ascii=False) if args.json else

@@ -8,7 +8,7 @@ from tiny_gguf import write_tiny_model
 
 import notifclf
 from notifclf import Classifier, Folder, GrammarError, Notification, PromptTooLongError, output_schema
-from notifclf.llama_runtime import LlamaRuntime
+from notifclf.engine.runtime import LlamaRuntime
 from notifclf.schema import validate_output
 
 AWKWARD_SETS = [

@@ -10,7 +10,7 @@ import pytest
 
 from notifclf.evaluation import load_labeled
 from notifclf.folders import validate_folders
-from notifclf.llama_runtime import LlamaRuntime
+from notifclf.engine.runtime import LlamaRuntime
 
 EVALS = Path(__file__).resolve().parents[1] / "evals"
 SUITES = [EVALS / "injection.json", EVALS / "injection-heldout.json"]

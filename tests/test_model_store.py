@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from notifclf import ModelIntegrityError, ModelNotFoundError, ModelSpec
-from notifclf.cache import atomic_output, resolve_cache_dir, verify_file
+from notifclf.models.cache import atomic_output, resolve_cache_dir, verify_file
 from notifclf.errors import CacheError
-from notifclf.model_store import resolve_model, spec_for
-from notifclf.registry import DEFAULT_MODEL, REGISTRY
+from notifclf.models.store import resolve_model, spec_for
+from notifclf.models.registry import DEFAULT_MODEL, REGISTRY
 
 
 def test_cache_dir_precedence(monkeypatch, tmp_path):
@@ -146,8 +146,8 @@ def test_verify_file_full_rehash_detects_same_size_corruption(tmp_path, tiny_qwe
 
 
 def test_models_verify_reports_a_built_model_without_its_manifest_as_corrupt(tmp_path, tiny_qwen2):
-    from notifclf.model_inventory import model_rows
-    from notifclf.registry import NOTIFCLF_QWEN25_CODER_05B
+    from notifclf.models.inventory import model_rows
+    from notifclf.models.registry import NOTIFCLF_QWEN25_CODER_05B
 
     (tmp_path / NOTIFCLF_QWEN25_CODER_05B.file_name).write_bytes(tiny_qwen2.read_bytes())
     (row,) = [r for r in model_rows(tmp_path, verify=True) if r["name"] == NOTIFCLF_QWEN25_CODER_05B.name]

@@ -1,7 +1,7 @@
 """The engine: one llama.cpp model and context, and everything that decodes with it.
 
 It sizes (and reopens) the context for each prompt setup, keeps the system prompt's KV state (:mod:`.prefix_cache`),
-decodes notifications on the fast path (:mod:`..fast_choice`, several per batch) or with the grammar, caches results
+decodes notifications on the fast path (:mod:`.fast_choice`, several per batch) or with the grammar, caches results
 and counts which path gave each. It is not thread-safe: :class:`notifclf.Classifier` serializes calls to it.
 """
 
@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from ..answer_paths import AnswerPaths, build_answer_paths
+from .answer_paths import AnswerPaths, build_answer_paths
 from ..chat_template import FALLBACK_TEMPLATES, PromptPieces
 from ..errors import ClassifierClosedError, OutputValidationError, PromptTooLongError
-from ..fast_choice import Choice, choose, priority_probs
+from .fast_choice import Choice, choose, priority_probs
 from ..folders import Folder
-from ..llama_runtime import GrammarSampler, LlamaRuntime
+from .runtime import GrammarSampler, LlamaRuntime
 from ..notification import Notification
 from ..prompt import PromptExample, build_prompt, notification_fields
 from ..result import Classification

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import NotifclfError
 from ..files import atomic_write
-from ..llama_runtime import LlamaRuntime
+from .runtime import LlamaRuntime
 from .lru import LRU
 
 logger = logging.getLogger("notifclf")

@@ -14,7 +14,7 @@ import numpy as np
 
 import llama_cpp.llama_cpp as C
 
-from .errors import GrammarError, ModelIntegrityError, NotifclfError
+from ..errors import GrammarError, ModelIntegrityError, NotifclfError
 from .llama_log import init_backend
 
 

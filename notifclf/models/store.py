@@ -11,9 +11,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .built_model import build_from_adapter
+from .built import build_from_adapter
 from .cache import atomic_output, record_verified, resolve_cache_dir, verify_file
-from .errors import ModelIntegrityError, ModelNotFoundError
+from ..errors import ModelIntegrityError, ModelNotFoundError
 from .registry import DEFAULT_MODEL, ModelSpec, get_spec
 
 logger = logging.getLogger("notifclf")

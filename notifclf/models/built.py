@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .cache import check_free_space, raise_write_error, verify_file
-from .errors import ModelIntegrityError, ModelNotFoundError
-from .files import sha256_file
+from ..errors import ModelIntegrityError, ModelNotFoundError
+from ..files import sha256_file
 from .manifest import read_manifest
 from .registry import ModelSpec
 
@@ -29,7 +29,7 @@ def adapters_dir() -> Path:
     env = os.environ.get("NOTIFCLF_MODELS_DIR")
     if env:
         return Path(env)
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # notifclf/
     shipped = package / "adapters"
     return shipped if shipped.is_dir() else package.parent / "models"
 

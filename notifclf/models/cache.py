@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, NoReturn
 
-from .errors import CacheError, ModelIntegrityError
-from .files import atomic_write, sha256_file
+from ..errors import CacheError, ModelIntegrityError
+from ..files import atomic_write, sha256_file
 
 GGUF_MAGIC = b"GGUF"
 

@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from .cache import resolve_cache_dir, verify_file
-from .errors import ModelIntegrityError
+from ..errors import ModelIntegrityError
 from .manifest import read_manifest
 from .registry import DEFAULT_MODEL, REGISTRY, ModelSpec
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .schema import PRIORITIES, allowed_next_tokens, render_answer
+from ..schema import PRIORITIES, allowed_next_tokens, render_answer
 
 
 @dataclass(eq=False)

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import ModelIntegrityError
+from ..errors import ModelIntegrityError
 
 MANIFEST_SUFFIX = ".manifest.json"
 
