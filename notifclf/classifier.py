@@ -122,7 +122,9 @@ class Classifier:
             yield self._engine
 
     def close(self) -> None:
-        """Free the model and its context; later calls raise :class:`ClassifierClosedError`. Closing twice is fine."""
+        """Free the model and its context. Every later call that needs the model (``classify*``, ``set_folders``,
+        ``inspect``) raises :class:`ClassifierClosedError`; properties and ``decode_counts`` stay readable. Closing
+        twice is fine."""
         with self._lock:
             if not self._closed:
                 self._closed = True
