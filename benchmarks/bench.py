@@ -16,10 +16,12 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import notifclf
-from notifclf.model_store import resolve_model
+from notifclf.engine.runtime import LlamaRuntime
+from notifclf.models.store import resolve_model
 from notifclf.prompt import system_prompt, user_message
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,20 +72,22 @@ def naive_runner(model_path: Path, folders, threads: int | None):
     return run
 
 
-def floor_runner(clf: notifclf.Classifier):
-    """Evaluate only the notification's own tokens on top of the cached system prompt: the least any method can do."""
-    rt = clf._runtime
+def floor_runner(clf: notifclf.Classifier, threads: int | None) -> tuple[LlamaRuntime, Callable[[dict], int]]:
+    """Evaluate only the notification's own tokens on top of the system prompt (decoded once): the least any method
+    can do. Its own llama.cpp context, sized and fed with exactly the tokens ``clf.inspect`` reports."""
+    seen = clf.inspect({})
+    rt = LlamaRuntime(clf.model_path, n_threads=threads)
+    rt.open_context(n_ctx=seen.context_size, n_batch=512)
+    n_prefix = len(seen.prefix_tokens)
+    rt.decode_sequence(list(seen.prefix_tokens), start=0)
 
     def run(note: dict) -> int:
-        pieces = clf._render(clf._setup, notifclf.Notification.coerce(note))
-        n_prefix = clf._load_prefix(pieces.prefix)
-        tokens = rt.tokenize(pieces.user, special=False)
+        tokens = list(clf.inspect(note).user_tokens)
         rt.truncate(-1, n_prefix)
         rt.decode_sequence(tokens, start=n_prefix)
-        rt.truncate(-1, n_prefix)
         return len(tokens)
 
-    return run
+    return rt, run
 
 
 def main() -> int:
@@ -102,7 +106,7 @@ def main() -> int:
     grammar = notifclf.Classifier(model_path, n_threads=args.threads, progress=False, result_cache_size=0, decoding="grammar")
     folders = fast.folders
     naive = naive_runner(model_path, folders, args.threads)
-    floor = floor_runner(fast)
+    floor_rt, floor = floor_runner(fast, args.threads)
     methods = {
         "naive create_chat_completion+json_schema": lambda: [naive(n) for n in notes],
         "notifclf grammar decoding": lambda: [grammar.classify(n) for n in notes],
@@ -129,7 +133,7 @@ def main() -> int:
 
     med = {name: statistics.median(v) for name, v in times.items()}
     print(f"model {model_path.name}; {len(notes)} notifications x {args.rounds} interleaved rounds; "
-          f"threads {fast._runtime.n_threads}; mean notification tokens {n_tokens:.1f}")
+          f"threads {floor_rt.n_threads}; mean notification tokens {n_tokens:.1f}")
     print(f"{'method':<44}{'ms/notif (median)':>18}{'min':>8}{'max':>8}{'x floor':>9}")
     for name, v in times.items():
         print(f"{name:<44}{med[name]:>18.1f}{min(v):>8.1f}{max(v):>8.1f}{med[name] / med['floor: notification tokens only']:>9.2f}")
@@ -141,6 +145,7 @@ def main() -> int:
     print(f"decode paths used by classify: {fast.decode_counts()}")
     fast.close()
     grammar.close()
+    floor_rt.close()
 
     child = [json.loads(subprocess.run([sys.executable, "-c", CHILD, str(model_path), json.dumps(notes)], check=True,
                                        capture_output=True, text=True).stdout) for _ in range(3)]

@@ -83,7 +83,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         print(f"{'notes':>8} {'seconds':>8} {'RSS MB':>8}")
         for count, at, mb in samples:
             print(f"{count:>8} {at:>8.1f} {mb:>8.1f}")
-    counts = clf.decode_counts()
+    counts = clf.decode_counts().to_dict()
     clf.close()
     return {"model": clf.model_spec.name, "warmup": args.warmup, "notes": done, "seconds": round(seconds, 1),
             "notes_per_s": round(done / seconds, 1) if seconds else None, "invalid_outputs": invalid,

@@ -58,7 +58,6 @@ _GLOBAL: dict[str, str] = {
 
 _HF_LAYER_RE = re.compile(r"^model\.layers\.(\d+)\.(.+)\.(weight|bias)$")
 _HF_GLOBAL_RE = re.compile(r"^(.+)\.(weight|bias)$")
-_GGUF_LAYER_RE = re.compile(r"^blk\.(\d+)\.([a-z_]+)\.(weight|bias)$")
 _HF_MODULE_RE = re.compile(r"^model\.layers\.(\d+)\.(.+)$")
 
 
@@ -93,14 +92,3 @@ def lora_module_to_gguf(module: str) -> str | None:
     if not m or m.group(2) not in LINEAR_MODULES:
         return None
     return f"blk.{m.group(1)}.{LINEAR_MODULES[m.group(2)]}.weight"
-
-
-def gguf_to_lora_module(gguf_name: str) -> str | None:
-    """HF module name of a GGUF linear weight (``blk.3.attn_q.weight`` -> ``model.layers.3.self_attn.q_proj``)."""
-    m = _GGUF_LAYER_RE.match(gguf_name)
-    if not m or m.group(3) != "weight":
-        return None
-    for module, stem in LINEAR_MODULES.items():
-        if stem == m.group(2):
-            return f"model.layers.{m.group(1)}.{module}"
-    return None

@@ -1,4 +1,4 @@
-"""SHA-256 of files, streamed."""
+"""SHA-256 of files: one file (the runtime's helper, ``notifclf.files.sha256_file``) and a set of files."""
 
 from __future__ import annotations
 
@@ -6,16 +6,9 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
-_CHUNK = 4 * 1024 * 1024
+from notifclf.files import sha256_file
 
-
-def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of one file, read in 4 MiB chunks."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+__all__ = ["sha256_file", "sha256_files"]
 
 
 def sha256_files(paths: Iterable[str | Path]) -> str:

@@ -1,26 +1,27 @@
-"""The manifest written beside each built model: what it is, what it was built from, and by what."""
+"""The manifest written beside each built model: what it is, what it was built from, and by what.
+
+Reading it (path, parsing) is shared with the runtime and lives in ``notifclf.models.manifest``; here it is written.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
-import uuid
 from importlib import metadata as _md
 from pathlib import Path
 from typing import Any
 
+from notifclf.errors import ModelIntegrityError
+from notifclf.files import atomic_write
+from notifclf.models.manifest import MANIFEST_SUFFIX, manifest_path
+from notifclf.models.manifest import read_manifest as _read_manifest
+
 from .errors import ConvertError
 from .hashing import sha256_file
 
-MANIFEST_SUFFIX = ".manifest.json"
+__all__ = ["MANIFEST_SUFFIX", "build_manifest", "manifest_path", "read_manifest", "verify", "write_manifest"]
+
 FORMAT = 1
-
-
-def manifest_path(model: str | Path) -> Path:
-    """``model.gguf`` -> ``model.gguf.manifest.json``."""
-    model = Path(model)
-    return model.with_name(model.name + MANIFEST_SUFFIX)
 
 
 def _version(dist: str) -> str | None:
@@ -42,19 +43,6 @@ def tool_versions() -> dict[str, str | None]:
     }
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a text file through a temporary file in the same directory and ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def build_manifest(model: Path, *, quant: str, base: dict[str, Any], adapter: dict[str, Any] | None,
                    sha256: str | None = None) -> dict[str, Any]:
     return {
@@ -73,19 +61,17 @@ def build_manifest(model: Path, *, quant: str, base: dict[str, Any], adapter: di
 
 def write_manifest(model: Path, manifest: dict[str, Any]) -> Path:
     path = manifest_path(model)
-    write_atomic(path, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    with atomic_write(path, "w") as f:
+        f.write(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
     return path
 
 
 def read_manifest(model: str | Path) -> dict[str, Any]:
-    path = manifest_path(model)
+    """The manifest of ``model``, or :class:`ConvertError`."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise ConvertError(f"{path}: cannot read manifest: {e}") from e
-    if not isinstance(data, dict) or "sha256" not in data:
-        raise ConvertError(f"{path}: not a convert manifest")
-    return data
+        return _read_manifest(model)
+    except ModelIntegrityError as e:
+        raise ConvertError(str(e)) from e
 
 
 def verify(model: str | Path) -> dict[str, Any]:

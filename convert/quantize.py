@@ -7,12 +7,11 @@ import logging
 import os
 import re
 import shutil
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm.auto import tqdm
+
+from notifclf.engine.llama_log import listening
 
 from .errors import DependencyError, QuantizeError
 
@@ -27,8 +26,7 @@ QUANT_TYPES: dict[str, str | None] = {
     "F16": "LLAMA_FTYPE_MOSTLY_F16",
     "F32": None,
 }
-_PROGRESS = re.compile(rb"^\[\s*(\d+)/\s*(\d+)\]")
-_lock = threading.Lock()  # llama.cpp's log callback is process-wide
+_PROGRESS = re.compile(r"^\[\s*(\d+)/\s*(\d+)\]")
 
 
 def normalize_quant(quant: str) -> str:
@@ -44,33 +42,6 @@ def _llama_cpp():  # type: ignore[no-untyped-def]
     except ImportError as e:
         raise DependencyError("quantizing needs llama-cpp-python (pip install llama-cpp-python)") from e
     return llama_cpp
-
-
-@contextmanager
-def _captured_logs(llama_cpp, bar: tqdm) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
-    """Route llama.cpp's log to our logger (debug) and the progress bar while quantizing."""
-    lines: list[str] = []
-
-    @llama_cpp.llama_log_callback
-    def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-        m = _PROGRESS.match(text or b"")
-        if m:
-            bar.total = int(m.group(2))
-            bar.n = int(m.group(1))
-            bar.refresh()
-        line = (text or b"").decode("utf-8", "replace").rstrip()
-        if line:
-            lines.append(line)
-            log.debug("llama.cpp: %s", line)
-
-    with _lock:
-        llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
-        try:
-            yield lines
-        finally:
-            from llama_cpp import _logger  # restore llama-cpp-python's own callback
-
-            llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
 
 
 def ftype_value(quant: str) -> int | None:
@@ -102,7 +73,6 @@ def quantize(src: Path, dst: Path, quant: str, *, progress: bool = True, threads
         shutil.copyfile(src, dst)
         return
     llama_cpp = _llama_cpp()
-    llama_cpp.llama_backend_init()
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, ftype_name)
     params.nthread = threads or os.cpu_count() or 1
@@ -110,8 +80,17 @@ def quantize(src: Path, dst: Path, quant: str, *, progress: bool = True, threads
     if tensor_types:
         keep = _overrides(llama_cpp, tensor_types)
         params.tt_overrides = ctypes.cast(keep[0], ctypes.POINTER(llama_cpp.llama_model_tensor_override))
+    lines: list[str] = []
     with tqdm(total=None, unit="tensor", desc=f"quantize {quant}", disable=None if progress else True, leave=False) as bar:
-        with _captured_logs(llama_cpp, bar) as lines:
+
+        def follow(line: str) -> None:  # llama.cpp's log: "[  12/ 291] blk.1.attn_q.weight ..." moves the bar
+            lines.append(line)
+            m = _PROGRESS.match(line)
+            if m:
+                bar.total, bar.n = int(m.group(2)), int(m.group(1))
+                bar.refresh()
+
+        with listening(follow):
             rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(params))
     del keep
     if rc != 0:

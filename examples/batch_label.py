@@ -3,10 +3,11 @@
     python examples/batch_label.py examples/sample_notifications.jsonl labeled.jsonl [--folders F.json]
 
 One output record per non-blank input line, in input order: ``{"line", "id"?, "folder", "priority"}``, or
-``{"line", "id"?, "error"}`` for a line that is not a valid notification. Each record is fsync'd before the next line
-is classified. Run the same command again after Ctrl-C, a kill or a power cut: it checks the output against the
-input, drops a half-written last record, and continues after the last complete one, so every input line ends up in
-the output exactly once.
+``{"line", "id"?, "error"}`` for a line that is not a valid notification. Notifications are classified in batches
+(``Classifier.classify_iter``), and each record is fsync'd as soon as it is written, before the next one. Run the
+same command again after Ctrl-C, a kill or a power cut: it checks the output against the input, drops a
+half-written last record, and continues after the last complete one, so every input line ends up in the output
+exactly once.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ import os
 import sys
 from pathlib import Path
 
+from collections.abc import Iterator
+from typing import Any, TextIO
+
 from tqdm.auto import tqdm
 
+import notifclf
 from notifclf import NotifclfError
-from notifclf.batch_file import classify_jsonl
-from notifclf.cli import add_model_options, classifier_from_args
+from options import add_model_options, classifier_from_args  # examples/options.py, next to this script
 
 logger = logging.getLogger("batch_label")
 
@@ -71,6 +75,35 @@ def lines_done(output: Path, lines: list[str]) -> int:
     return done
 
 
+def parse(line_no: int, line: str) -> tuple[dict[str, Any], notifclf.Notification | None]:
+    """The record's start (with ``"error"`` for a bad line) and the notification to classify, if any."""
+    record: dict[str, Any] = {"line": line_no}
+    try:
+        data = json.loads(line)
+        if isinstance(data, dict) and "id" in data:
+            record["id"] = data["id"]
+        return record, notifclf.Notification.coerce(data)
+    except json.JSONDecodeError as exc:
+        return {**record, "error": f"not JSON: {exc}"}, None
+    except NotifclfError as exc:
+        return {**record, "error": str(exc)}, None
+
+
+def label(clf: notifclf.Classifier, lines: list[str], first_line: int, out: TextIO, bar: tqdm) -> Iterator[dict]:
+    """Write (and yield) one record per non-blank line, fsync'd before the next; results come in batches."""
+    todo = [parse(n, line) for n, line in enumerate(lines, start=first_line) if line.strip()]
+    results = clf.classify_iter((note for _, note in todo if note is not None), batch_size=16)
+    for record, note in todo:
+        if note is not None:
+            record.update(next(results).to_dict())
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+        bar.n = record["line"]
+        bar.refresh()
+        yield record
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Label a JSONL file of notifications; an interrupted run resumes.")
     parser.add_argument("input", help="JSONL: one notification object per line")
@@ -85,17 +118,16 @@ def main(argv: list[str] | None = None) -> int:
         done = lines_done(output, lines)
         if done:
             logger.info("resuming after line %d of %d", done, len(lines))
-        clf = classifier_from_args(args)
-        with open(output, "a", encoding="utf-8") as out, \
+        with classifier_from_args(args) as clf, open(output, "a", encoding="utf-8") as out, \
                 tqdm(total=len(lines), initial=done, unit="notif", disable=not args.progress) as bar:
-            counts = classify_jsonl(clf, lines[done:], out, progress=bar, start_line=done + 1, fsync=True)
+            errors = sum("error" in record for record in label(clf, lines[done:], done + 1, out, bar))
     except (NotifclfError, OSError) as exc:
         print(f"batch_label: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"batch_label: interrupted; run the same command again to resume {output}", file=sys.stderr)
         return 130
-    print(f"batch_label: classified {counts.ok}, errors {counts.errors}; {output} is complete", file=sys.stderr)
+    print(f"batch_label: {errors} lines were not valid notifications; {output} is complete", file=sys.stderr)
     return 0
 
 

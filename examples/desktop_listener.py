@@ -37,7 +37,7 @@ except ImportError as exc:
     raise SystemExit(f"desktop_listener needs jeepney ({exc}): pip install -e '.[model,desktop]'") from None
 
 import notifclf
-from notifclf.cli import add_model_options, classifier_from_args
+from options import add_model_options, classifier_from_args  # examples/options.py, next to this script
 
 logger = logging.getLogger("desktop_listener")
 

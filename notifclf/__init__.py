@@ -1,8 +1,10 @@
 """notifclf: sort notifications into the user's folders and priorities, offline, on a CPU."""
 
 from .classifier import Classifier
+from .engine import DecodeCounts, Inspection
 from .errors import (
     CacheError,
+    ClassifierClosedError,
     GrammarError,
     InvalidFoldersError,
     InvalidNotificationError,
@@ -16,15 +18,16 @@ from .errors import (
 from .folders import DEFAULT_FOLDERS, Folder, load_folders_file
 from .notification import Notification
 from .priority_mapping import android_importance, android_importance_name, ios_interruption_level
-from .registry import ModelSpec, available_models
+from .models.registry import ModelSpec, available_models
 from .result import Classification
 from .schema import output_schema
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CacheError", "Classification", "Classifier", "DEFAULT_FOLDERS", "Folder", "GrammarError", "InvalidFoldersError",
-    "InvalidNotificationError", "InvalidPriorityError", "ModelIntegrityError", "ModelNotFoundError", "ModelSpec",
-    "NotifclfError", "Notification", "OutputValidationError", "PromptTooLongError", "__version__", "android_importance",
-    "android_importance_name", "available_models", "ios_interruption_level", "load_folders_file", "output_schema",
+    "CacheError", "Classification", "Classifier", "ClassifierClosedError", "DEFAULT_FOLDERS", "DecodeCounts", "Folder",
+    "GrammarError", "Inspection", "InvalidFoldersError", "InvalidNotificationError", "InvalidPriorityError",
+    "ModelIntegrityError", "ModelNotFoundError", "ModelSpec", "NotifclfError", "Notification", "OutputValidationError",
+    "PromptTooLongError", "__version__", "android_importance", "android_importance_name", "available_models",
+    "ios_interruption_level", "load_folders_file", "output_schema",
 ]

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
 from .errors import NotifclfError
+from .notification import Notification
+from .result import Classification
 
 
 class _Progress(Protocol):
     def update(self, n: int = 1) -> object: ...
 
 
-class _Classifies(Protocol):
-    def classify(self, notification: Any) -> Any: ...
+class _ClassifiesStreams(Protocol):
+    def classify_iter(self, notifications: Iterable[Notification], *, batch_size: int) -> Iterator[Classification]: ...
 
 
 @dataclass(frozen=True)
@@ -25,32 +27,38 @@ class BatchCounts:
     errors: int
 
 
-def classify_line(clf: _Classifies, line_no: int, line: str) -> dict[str, Any]:
-    """One output record for one input line: ``{"line", "id"?, "folder", "priority"}`` or ``{"line", "id"?, "error"}``."""
+def parse_line(line_no: int, line: str) -> tuple[dict[str, Any], Notification | None]:
+    """The start of the record for one input line (``{"line", "id"?}``, or with ``"error"``) and its notification,
+    or None when the line is not JSON or not a valid notification."""
     record: dict[str, Any] = {"line": line_no}
     try:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
-        return {**record, "error": f"not JSON: {exc}"}
+        return {**record, "error": f"not JSON: {exc}"}, None
     if isinstance(data, dict) and "id" in data:
         record["id"] = data["id"]
     try:
-        return {**record, **clf.classify(data).to_dict()}
+        return record, Notification.coerce(data)
     except NotifclfError as exc:
-        return {**record, "error": str(exc)}
+        return {**record, "error": str(exc)}, None
 
 
-def classify_jsonl(clf: _Classifies, lines: Iterable[str], out: TextIO, progress: _Progress | None = None, *,
-                   start_line: int = 1, fsync: bool = False) -> BatchCounts:
-    """Write one record per non-blank input line to ``out``; the first of ``lines`` is line ``start_line``.
-
-    With ``fsync`` every record is on disk before the next line is classified, so a killed run loses nothing
-    it reported (see ``examples/batch_label.py``, which resumes from the last record).
+def classify_jsonl(clf: _ClassifiesStreams, lines: Iterable[str], out: TextIO, progress: _Progress | None = None, *,
+                   start_line: int = 1, fsync: bool = False, batch_size: int = 16) -> BatchCounts:
+    """Write one record per non-blank input line to ``out``, in input order; the first of ``lines`` is line
+    ``start_line``. Notifications are classified ``batch_size`` at a time (``classify_iter``), each record is
+    written as soon as its result is ready, and with ``fsync`` it is on disk before the next record is written, so
+    a killed run loses nothing it reported (``examples/batch_label.py`` resumes after the last record).
     """
+    numbered = [(n, line) for n, line in enumerate(lines, start=start_line)]
+    parsed = [parse_line(n, line) if line.strip() else None for n, line in numbered]
+    results = clf.classify_iter((p[1] for p in parsed if p is not None and p[1] is not None), batch_size=batch_size)
     ok = errors = 0
-    for line_no, line in enumerate(lines, start=start_line):
-        if line.strip():
-            record = classify_line(clf, line_no, line)
+    for item in parsed:
+        if item is not None:
+            record, note = item
+            if note is not None:
+                record = {**record, **next(results).to_dict()}
             errors += "error" in record
             ok += "error" not in record
             out.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -1,58 +1,43 @@
-"""The Classifier: owns one model for its whole life and sorts notifications into the user's folders."""
+"""The Classifier: the public face of notifclf. It owns one model for its whole life and sorts notifications.
+
+It finds the model (:mod:`notifclf.models.store`), hands decoding to the engine (:mod:`notifclf.engine`), serializes
+threads and guards the model's life: after :meth:`Classifier.close` every call raises ``ClassifierClosedError``.
+"""
 
 from __future__ import annotations
 
-import json
+import itertools
 import logging
 import os
 import threading
-from collections import OrderedDict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from .answer_paths import AnswerPaths, build_answer_paths
-from .chat_template import FALLBACK_TEMPLATES, PromptPieces
-from .errors import NotifclfError, OutputValidationError, PromptTooLongError
-from .fast_choice import Choice, choose, priority_probs
+from .models.cache import resolve_cache_dir
+from .chat_template import PromptPieces
+from .engine import DecodeCounts, Engine, Inspection, PromptSetup, PromptStateStore
+from .errors import ClassifierClosedError
 from .folders import Folder, FolderLike, validate_folders, validate_instructions
-from .llama_runtime import GrammarSampler, LlamaRuntime
-from .model_store import ResolvedModel, resolve_model
+from .engine.runtime import LlamaRuntime
+from .models.store import resolve_model
 from .notification import Notification
-from .prompt import build_prompt, notification_fields
-from .prompt_states import store_for
-from .registry import ModelSpec
+from .models.registry import ModelSpec
 from .result import Classification
-from .schema import PRIORITIES, grammar_from_schema, output_schema, render_answer, validate_output
+from .schema import output_schema
 
 logger = logging.getLogger("notifclf")
-
-_CTX_STEP = 256
-_MAX_CACHED_PREFIXES = 8
-_N_SEQ_MAX = 64
-_RESULT_CACHE_SIZE = 1024
-
-
-@dataclass(frozen=True)
-class _FolderSetup:
-    folders: tuple[Folder, ...]
-    instructions: str
-    schema: dict[str, Any]
-    sampler: GrammarSampler
-    paths: AnswerPaths | None
-    max_answer_tokens: int
 
 
 class Classifier:
     """Sorts notifications into folders with a priority, on CPU, through llama.cpp.
 
     ``model`` is a registry name (see ``notifclf.available_models()``), a path to a ``.gguf`` file,
-    ``hf:OWNER/REPO/FILE.gguf``, a :class:`~notifclf.registry.ModelSpec`, or ``None`` for the default model.
+    ``hf:OWNER/REPO/FILE.gguf``, a :class:`~notifclf.models.registry.ModelSpec`, or ``None`` for the default model.
     ``folders`` defaults to Work, Personal, Promotions and Alerts; ``instructions`` are the user's free-text
-    preferences. One Classifier may be shared by threads: calls are serialized.
+    preferences. One Classifier may be shared by threads: calls are serialized. Use it as a context manager, or call
+    :meth:`close`, to free the model.
 
     ``decoding="fast"`` (the default) picks folder and priority from logits restricted to the tokens the output
     grammar allows, several notifications per llama.cpp batch, and falls back to grammar decoding for a notification
@@ -60,7 +45,8 @@ class Classifier:
     grammar. Both give the same answers.
 
     The system prompt's KV state is computed once per folder set and kept in memory (LRU) and, unless
-    ``persist_prompt_states=False``, in the cache directory, so a new process skips that prefill.
+    ``persist_prompt_states=False``, in the cache directory, so a new process skips that prefill. Results of
+    identical notifications under the same folder set come from an LRU of ``result_cache_size`` entries.
     """
 
     def __init__(
@@ -73,7 +59,7 @@ class Classifier:
         n_threads: int | None = None,
         max_notification_tokens: int = 256,
         decoding: str = "fast",
-        result_cache_size: int = _RESULT_CACHE_SIZE,
+        result_cache_size: int = 1024,
         progress: bool = True,
         local_files_only: bool | None = None,
         persist_prompt_states: bool = True,
@@ -82,27 +68,25 @@ class Classifier:
             raise ValueError("max_notification_tokens must be an int between 16 and 4096")
         if decoding not in ("fast", "grammar"):
             raise ValueError(f"decoding must be 'fast' or 'grammar', got {decoding!r}")
-        self._resolved: ResolvedModel = resolve_model(model, cache_dir=cache_dir, progress=progress,
-                                                      local_files_only=local_files_only)
+        setup = PromptSetup(validate_folders(folders), validate_instructions(instructions))
+        resolved = resolve_model(model, cache_dir=cache_dir, progress=progress, local_files_only=local_files_only)
+        self._spec, self._path = resolved.spec, resolved.path
+        states = PromptStateStore(resolve_cache_dir(cache_dir) / "prompt-states", self._path) if persist_prompt_states else None
+        self._engine = Engine(self._path, chat_format=self._spec.chat_format, n_threads=n_threads,
+                              max_notification_tokens=max_notification_tokens, decoding=decoding,
+                              result_cache_size=result_cache_size, prompt_states=states)
         self._lock = threading.RLock()
-        self._max_notification_tokens = max_notification_tokens
-        self._decoding = decoding
-        self._n_batch = max(512, -(-(max_notification_tokens + 128) // 64) * 64)
-        self._runtime = LlamaRuntime(self._resolved.path, n_threads=n_threads)
-        self._state_store = store_for(cache_dir, self._resolved.path) if persist_prompt_states else None
-        self._template = self._runtime.chat_template() or FALLBACK_TEMPLATES.get(self._resolved.spec.chat_format)
-        self._bos_text = self._runtime.token_text(self._runtime.bos_id) if self._runtime.bos_id >= 0 else ""
-        self._prefix_states: OrderedDict[str, tuple[list[int], bytes]] = OrderedDict()
-        self._loaded_prefix: str | None = None
-        self._setups: dict[tuple[tuple[Folder, ...], str], _FolderSetup] = {}
-        self._results: OrderedDict[tuple[Any, ...], Classification] = OrderedDict()
-        self._result_cache_size = result_cache_size
-        self._counts = {"fast": 0, "grammar": 0, "cached": 0}
-        self._setup = self._make_setup(validate_folders(folders), validate_instructions(instructions))
-        logger.info("notifclf loaded %s (%s) with a %d-token context", self._resolved.spec.name, self._resolved.path,
-                    self._runtime.n_ctx)
+        self._closed = False
+        try:
+            self._engine.prepare(setup)
+        except BaseException:
+            self._engine.close()
+            raise
+        self._setup = setup
+        logger.info("notifclf loaded %s (%s) with a %d-token context", self._spec.name, self._path,
+                    self._engine.runtime.n_ctx)
 
-    # -- public properties ------------------------------------------------------------------------------------
+    # -- properties -------------------------------------------------------------------------------------------
     @property
     def folders(self) -> tuple[Folder, ...]:
         return self._setup.folders
@@ -114,26 +98,64 @@ class Classifier:
     @property
     def model_path(self) -> Path:
         """The GGUF file actually loaded."""
-        return self._resolved.path
+        return self._path
 
     @property
     def model_spec(self) -> ModelSpec:
-        return self._resolved.spec
+        return self._spec
 
     @property
     def schema(self) -> dict[str, Any]:
-        return self._setup.schema
+        """The JSON Schema every result of the current folder set satisfies."""
+        return output_schema(self._setup.folders)
 
-    def decode_counts(self) -> dict[str, int]:
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- the model's life -------------------------------------------------------------------------------------
+    @contextmanager
+    def _engine_open(self) -> Iterator[Engine]:
+        with self._lock:
+            if self._closed:
+                raise ClassifierClosedError("this Classifier is closed (its model was freed); create a new Classifier")
+            yield self._engine
+
+    def close(self) -> None:
+        """Free the model and its context. Every later call that needs the model (``classify*``, ``set_folders``,
+        ``inspect``) raises :class:`ClassifierClosedError`; properties and ``decode_counts`` stay readable. Closing
+        twice is fine."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._engine.close()
+
+    def __enter__(self) -> "Classifier":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- folders and counters ---------------------------------------------------------------------------------
+    def set_folders(self, folders: Iterable[FolderLike] | None, instructions: str | None = None) -> None:
+        """Switch to another folder set (and instructions) at run time, without reloading the model. A set that
+        does not fit raises (``InvalidFoldersError``, ``PromptTooLongError``) and the current one is kept."""
+        setup = PromptSetup(validate_folders(folders), validate_instructions(instructions))
+        with self._engine_open() as engine:
+            engine.prepare(setup)
+            self._setup = setup
+
+    def decode_counts(self) -> DecodeCounts:
         """How many results came from the fast path, from grammar decoding, and from the result cache."""
         with self._lock:
-            return dict(self._counts)
+            return self._engine.counts
 
-    def set_folders(self, folders: Iterable[FolderLike] | None, instructions: str | None = None) -> None:
-        """Switch to another folder set (and instructions) at run time, without reloading the model."""
-        setup = self._make_setup(validate_folders(folders), validate_instructions(instructions))
-        with self._lock:
-            self._setup = setup
+    def inspect(self, notification: "Notification | Mapping[str, Any]") -> Inspection:
+        """What the model would be given for ``notification`` under the current folder set: the prompt's pieces and
+        their tokens, the token budgets and the context size. Nothing is decoded."""
+        note = Notification.coerce(notification)
+        with self._engine_open() as engine:
+            return engine.inspect(self._setup, note)
 
     # -- classification ---------------------------------------------------------------------------------------
     def classify(self, notification: "Notification | Mapping[str, Any]") -> Classification:
@@ -143,197 +165,35 @@ class Classifier:
     def classify_many(self, notifications: Iterable["Notification | Mapping[str, Any]"]) -> list[Classification]:
         """Classify several notifications, batched into shared llama.cpp decodes; results come in the same order."""
         notes = [Notification.coerce(n) for n in notifications]
-        with self._lock:
-            setup = self._setup
-            keys = [self._result_key(setup, note) for note in notes]
-            results: list[Classification | None] = [self._results.get(key) for key in keys]
-            todo = [i for i, cached in enumerate(results) if cached is None]
-            for key, cached in zip(keys, results):
-                if cached is not None:
-                    self._results.move_to_end(key)
-                    self._counts["cached"] += 1
-            for i, result in zip(todo, self._classify_uncached([notes[i] for i in todo], setup)):
-                results[i] = result
-                self._remember(keys[i], result)
-            return results  # type: ignore[return-value]
+        with self._engine_open() as engine:
+            return engine.classify(self._setup, notes)
 
-    def close(self) -> None:
-        with self._lock:
-            self._setups.clear()
-            self._runtime.close()
+    def classify_iter(self, notifications: Iterable["Notification | Mapping[str, Any]"], *,
+                      batch_size: int = 16) -> Iterator[Classification]:
+        """Classify a stream: results are yielded in input order, ``batch_size`` notifications decoded together.
 
-    def __enter__(self) -> "Classifier":
-        return self
+        ``notifications`` is read lazily, one batch ahead of the results, so it may be a generator or a file too large
+        for memory. The folder set is the one current when ``classify_iter`` is called. A notification that is not
+        valid raises ``InvalidNotificationError`` when its batch is reached (results before that batch were yielded).
+        """
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        setup = self._setup
+        return self._iterate(iter(notifications), batch_size, setup)
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _iterate(self, items: Iterator[Any], batch_size: int, setup: PromptSetup) -> Iterator[Classification]:
+        while batch := list(itertools.islice(items, batch_size)):
+            notes = [Notification.coerce(n) for n in batch]
+            with self._engine_open() as engine:
+                results = engine.classify(setup, notes)
+            yield from results
 
-    # -- folder sets and the cached system prompt -------------------------------------------------------------
-    def _render(self, setup: _FolderSetup, note: Notification) -> PromptPieces:
-        return build_prompt(self._template, setup.folders, setup.instructions, note, bos_token=self._bos_text)
+    # -- kept only for evals/run_injection.py, which the training work owns and which still reads these three;
+    # -- it moves to inspect() (user_tokens, user_special_tokens) and then they go.
+    @property
+    def _runtime(self) -> LlamaRuntime:
+        return self._engine.runtime
 
-    def _prefix_tokens(self, prefix: str) -> list[int]:
-        return self._runtime.tokenize(prefix, special=True, add_bos=self._runtime.add_bos)
-
-    def _make_setup(self, folders: tuple[Folder, ...], instructions: str) -> _FolderSetup:
-        key = (folders, instructions)
-        with self._lock:
-            if key in self._setups:
-                return self._setups[key]
-            rt = self._runtime
-            schema = output_schema(folders)
-            pieces = build_prompt(self._template, folders, instructions, Notification(), bos_token=self._bos_text)
-            n_prefix = len(self._prefix_tokens(pieces.prefix))
-            n_suffix = len(rt.tokenize(pieces.suffix, special=True))
-            max_answer = max(len(rt.tokenize(render_answer(f.name, 1), special=False)) for f in folders) + 4
-            needed = n_prefix + self._max_notification_tokens + n_suffix + max_answer
-            if needed > rt.n_ctx_train:
-                raise PromptTooLongError(
-                    f"the system prompt takes {n_prefix} tokens; with {self._max_notification_tokens} notification tokens it "
-                    f"needs {needed}, more than the model's context of {rt.n_ctx_train}; use fewer or shorter "
-                    "folders and instructions"
-                )
-            wanted_ctx = min(rt.n_ctx_train, -(-(n_prefix + self._n_batch + 2 * max_answer) // _CTX_STEP) * _CTX_STEP)
-            if wanted_ctx > rt.n_ctx:
-                rt.open_context(n_ctx=wanted_ctx, n_batch=self._n_batch, n_seq_max=_N_SEQ_MAX)
-                self._prefix_states.clear()
-                self._loaded_prefix = None
-                self._setups.clear()
-            paths = None
-            if self._decoding == "fast" and len(folders) < _N_SEQ_MAX:
-                index, longest = rt.piece_index()
-                paths = build_answer_paths([f.name for f in folders], lambda t: rt.tokenize(t, special=False),
-                                           rt.piece, index, longest)
-            setup = _FolderSetup(folders, instructions, schema, rt.grammar_sampler(grammar_from_schema(schema)), paths,
-                                 max_answer)
-            self._setups[key] = setup
-            return setup
-
-    def _load_prefix(self, prefix: str) -> int:
-        """Make sequence 0 hold the KV state of ``prefix``: reused, restored from the cache, or computed once."""
-        rt = self._runtime
-        cached = self._prefix_states.get(prefix)
-        if cached is not None:
-            self._prefix_states.move_to_end(prefix)
-            tokens, state = cached
-            if self._loaded_prefix == prefix:
-                rt.truncate(-1, len(tokens))
-            else:
-                rt.restore_sequence(0, state)
-                self._loaded_prefix = prefix
-            return len(tokens)
-        tokens = self._prefix_tokens(prefix)
-        saved = self._state_store.load(prefix) if self._state_store else None
-        state = None
-        if saved is not None:
-            try:
-                rt.restore_sequence(0, saved)
-                state = saved
-            except NotifclfError:
-                logger.debug("stale prompt state on disk ignored")
-        if state is None:
-            rt.truncate(-1, 0)
-            rt.decode_sequence(tokens, start=0)
-            state = rt.save_sequence(0)
-            if self._state_store:
-                self._state_store.save(prefix, state)
-        self._prefix_states[prefix] = (tokens, state)
-        self._loaded_prefix = prefix
-        while len(self._prefix_states) > _MAX_CACHED_PREFIXES:
-            self._prefix_states.popitem(last=False)
-        logger.debug("system prompt state ready (%s): %d tokens", "from disk" if saved is state else "computed", len(tokens))
-        return len(tokens)
-
-    # -- results cache ----------------------------------------------------------------------------------------
-    def _result_key(self, setup: _FolderSetup, note: Notification) -> tuple[Any, ...]:
-        return (setup.folders, setup.instructions, tuple(notification_fields(note)))
-
-    def _remember(self, key: tuple[Any, ...], result: Classification) -> None:
-        if self._result_cache_size <= 0:
-            return
-        self._results[key] = result
-        while len(self._results) > self._result_cache_size:
-            self._results.popitem(last=False)
-
-    # -- decoding ---------------------------------------------------------------------------------------------
-    def _classify_uncached(self, notes: list[Notification], setup: _FolderSetup) -> list[Classification]:
-        if not notes:
-            return []
-        rt = self._runtime
-        rendered = [self._render(setup, note) for note in notes]
-        n_prefix = self._load_prefix(rendered[0].prefix)  # the same for every note of a folder set
-        tails = [rt.tokenize_data(p.user)[: self._max_notification_tokens] + rt.tokenize(p.suffix, special=True)
-                 for p in rendered]
-        if setup.paths is None:
-            return [self._grammar_result(setup, n_prefix, tail, None) for tail in tails]
-        results: list[Classification] = []
-        for group in self._groups(setup.paths, tails):
-            choices = choose(rt, setup.paths, n_prefix, group)
-            rt.truncate(-1, n_prefix)
-            for tail, choice in zip(group, choices):
-                results.append(self._from_choice(setup, choice) if choice.exact
-                               else self._grammar_result(setup, n_prefix, tail, choice.folder_probs))
-        return results
-
-    def _groups(self, paths: AnswerPaths, tails: list[list[int]]) -> Iterable[list[list[int]]]:
-        """Split notifications into groups that fit one batch and the sequence limit."""
-        n_folders = len(paths.heads)
-        per_note_extra = len(paths.shared_nodes) + max(len(h) for h in paths.heads)
-        max_notes = max(1, (_N_SEQ_MAX - 1) // n_folders)
-        group: list[list[int]] = []
-        used = 0
-        for tail in tails:
-            cost = len(tail) + per_note_extra
-            if group and (used + cost > self._n_batch or len(group) == max_notes):
-                yield group
-                group, used = [], 0
-            group.append(tail)
-            used += cost
-        if group:
-            yield group
-
-    def _from_choice(self, setup: _FolderSetup, choice: Choice) -> Classification:
-        self._counts["fast"] += 1
-        return self._result(setup, setup.folders[choice.folder].name, PRIORITIES[choice.priority_index],
-                            choice.folder_probs, choice.priority_probs)
-
-    def _result(self, setup: _FolderSetup, folder: str, priority: int, folder_probs: np.ndarray | None,
-                prio_probs: np.ndarray | None) -> Classification:
-        data = {"folder": folder, "priority": priority}
-        validate_output(data, setup.schema)
-        names = [f.name for f in setup.folders]
-        folder_dist = {n: float(p) for n, p in zip(names, folder_probs)} if folder_probs is not None else {}
-        prio_dist = {p: float(q) for p, q in zip(PRIORITIES, prio_probs)} if prio_probs is not None else {}
-        return Classification(folder=folder, priority=priority, folder_confidence=folder_dist.get(folder),
-                              priority_confidence=prio_dist.get(priority), folder_distribution=folder_dist,
-                              priority_distribution=prio_dist)
-
-    def _grammar_result(self, setup: _FolderSetup, n_prefix: int, tail: list[int],
-                        folder_probs: np.ndarray | None) -> Classification:
-        """Grammar-constrained greedy decoding of one notification in sequence 0."""
-        self._counts["grammar"] += 1
-        rt = self._runtime
-        rt.truncate(-1, n_prefix)
-        rt.decode_sequence(tail, start=n_prefix)
-        n_past = n_prefix + len(tail)
-        sampler = setup.sampler
-        sampler.reset()
-        out = bytearray()
-        digit_probs = None
-        heads = {render_answer(f.name, 1).encode("utf-8")[:-2] for f in setup.folders}  # answer text before the digit
-        for _ in range(setup.max_answer_tokens):
-            if setup.paths is not None and bytes(out) in heads:
-                digit_probs = priority_probs(rt.logits(-1), setup.paths.digits)
-            token = sampler.sample(-1)
-            out += rt.piece(token)
-            if out.endswith(b"}"):
-                try:
-                    data = json.loads(out.decode("utf-8"))
-                except (UnicodeDecodeError, json.JSONDecodeError):
-                    data = None
-                if isinstance(data, dict):
-                    rt.truncate(-1, n_prefix)
-                    return self._result(setup, data["folder"], data["priority"], folder_probs, digit_probs)
-            rt.decode_sequence([token], start=n_past)
-            n_past += 1
-        raise OutputValidationError(f"the answer did not complete within {setup.max_answer_tokens} tokens: {bytes(out)!r}")
+    def _render(self, setup: PromptSetup, note: Notification) -> PromptPieces:
+        with self._engine_open() as engine:
+            return engine.render(setup, note)

@@ -21,7 +21,7 @@ logger = logging.getLogger("notifclf")
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
-    """--model, --cache-dir, --folders, --instructions, --threads: shared by the commands and the examples."""
+    """--model, --cache-dir, --folders, --instructions, --threads: shared by the commands."""
     p.add_argument("--model", help="registry name, path to a .gguf file, or hf:OWNER/REPO/FILE.gguf (default: the default model)")
     p.add_argument("--cache-dir", help="model cache directory (default: $NOTIFCLF_CACHE, then the platform cache dir)")
     p.add_argument("--folders", metavar="FILE.json", help='JSON list of {"name", "description"}, or an object with a "folders" key')
@@ -64,9 +64,20 @@ def _label_map(text: str) -> dict[str, str]:
     return {old.strip(): new.strip() for old, new in pairs}
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def cmd_classify(args: argparse.Namespace) -> int:
     notification = _notification_from_args(args)
-    result = classifier_from_args(args).classify(notification)
+    with classifier_from_args(args) as clf:
+        result = clf.classify(notification)
     print(result.to_json(), flush=True)
     return 0
 
@@ -81,10 +92,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
     out_path = Path(args.output) if args.output else None
     out = open(out_path, "w", encoding="utf-8") if out_path else sys.stdout
     try:
-        counts = classify_jsonl(clf, lines, out, progress=tqdm(total=len(lines), unit="notif", disable=not args.progress))
+        with tqdm(total=len(lines), unit="notif", disable=not args.progress) as bar:
+            counts = classify_jsonl(clf, lines, out, progress=bar, batch_size=args.batch_size)
     finally:
         if out_path:
             out.close()
+        clf.close()
     print(f"classified {counts.ok}, errors {counts.errors}, of {len(lines)} lines", file=sys.stderr)
     return 0 if counts.errors == 0 else 1
 
@@ -107,7 +120,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     folders = load_folders_file(args.folders) if args.folders else suite_folders
     clf = Classifier(args.model, folders=folders, instructions=args.instructions, cache_dir=args.cache_dir,
                      n_threads=args.threads, progress=sys.stderr.isatty(), result_cache_size=0)
-    with tqdm(total=len(rows), unit="notif", disable=not args.progress) as bar:
+    with clf, tqdm(total=len(rows), unit="notif", disable=not args.progress) as bar:
         report = evaluate(clf, rows, progress=bar)
     print(report.table())
     if args.report:
@@ -117,7 +130,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .model_inventory import model_rows
+    from .models.inventory import model_rows
 
     for row in model_rows(cache_dir=args.cache_dir, verify=args.verify):
         print(json.dumps(row, ensure_ascii=False) if args.json else
@@ -127,7 +140,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="notifclf", description="Sort notifications into folders and priorities, offline.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what notifclf does (and llama.cpp's own log with -vv)", default=0)
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="-v: log what notifclf does (INFO); -vv: also DEBUG, with llama.cpp's own log")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("classify", help="classify one notification given as flags or as JSON on stdin; prints one JSON line")
@@ -139,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("batch", help="classify a JSONL file; bad lines give error records, the rest are classified")
     p.add_argument("input", help="input JSONL: one notification object per line")
     p.add_argument("-o", "--output", help="output JSONL (default: stdout)")
+    p.add_argument("--batch-size", type=_positive_int, default=16, help="notifications decoded together (default 16)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
     add_model_options(p)
     p.set_defaults(func=cmd_batch)
@@ -161,12 +176,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true", help="recompute each cached file's SHA-256")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=cmd_models)
+    for p in sub.choices.values():  # -v/-vv after the command works too
+        p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
+
+
+def _configure_logging(verbose: int) -> None:
+    """WARNING by default; -v: notifclf's INFO; -vv: DEBUG, including llama.cpp's own log (``notifclf.llama``)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("notifclf").setLevel({0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _configure_logging(args.verbose)
     try:
         return int(args.func(args))
     except NotifclfError as exc:

@@ -41,3 +41,7 @@ class OutputValidationError(NotifclfError):
 
 class InvalidPriorityError(NotifclfError, ValueError):
     """A priority is not 1, 2 or 3 (the only priorities notifclf produces)."""
+
+
+class ClassifierClosedError(NotifclfError, RuntimeError):
+    """The Classifier was closed: its llama.cpp model is freed, so it cannot classify any more."""

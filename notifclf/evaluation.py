@@ -15,6 +15,7 @@ from .errors import InvalidNotificationError, NotifclfError, OutputValidationErr
 from .result import Classification
 
 _ECE_BINS = 10
+ERROR_LABEL = "(error)"  # the prediction of a row that raised, in the confusion matrices
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,8 @@ class EvalReport:
     per_priority: dict[str, dict[str, float]]
     folder_confusion: dict[str, dict[str, int]]  # gold -> predicted -> count
     priority_confusion: dict[str, dict[str, int]]
-    invalid_outputs: int
-    skipped: int  # rows whose gold folder is not in the folder set, or that are not notifications
+    invalid_outputs: int  # errors that were outputs failing the schema (OutputValidationError)
+    skipped: int  # rows whose gold folder is not in the folder set
     folder_ece: float | None
     priority_ece: float | None
     latency_ms_mean: float
@@ -36,6 +37,8 @@ class EvalReport:
     latency_ms_p95: float
     model: str = ""
     folders: list[str] = field(default_factory=list)
+    errors: int = 0  # rows that raised a NotifclfError: counted in n and as wrong in every accuracy
+    error_messages: list[str] = field(default_factory=list)  # "row N: ErrorType: message", in row order
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -43,7 +46,8 @@ class EvalReport:
     def table(self) -> str:
         """A readable summary: headline figures, per-class accuracy, the folder confusion matrix."""
         pct = lambda x: "  -  " if x is None else f"{100 * x:5.1f}%"  # noqa: E731
-        lines = [f"model {self.model}   {self.n} notifications   invalid outputs {self.invalid_outputs}   skipped {self.skipped}",
+        lines = [f"model {self.model}   {self.n} notifications   errors {self.errors} (counted wrong)   "
+                 f"invalid outputs {self.invalid_outputs}   skipped {self.skipped}",
                  f"folder {pct(self.folder_accuracy)}   priority {pct(self.priority_accuracy)}   both {pct(self.both_accuracy)}",
                  f"calibration (ECE): folder {self.folder_ece if self.folder_ece is None else round(self.folder_ece, 3)}   "
                  f"priority {self.priority_ece if self.priority_ece is None else round(self.priority_ece, 3)}",
@@ -52,11 +56,15 @@ class EvalReport:
         lines += [f"  {name:<24} n={v['n']:<5.0f} {pct(v['accuracy'])}" for name, v in self.per_folder.items()]
         if self.per_priority:
             lines += ["per priority:"] + [f"  {p:<24} n={v['n']:<5.0f} {pct(v['accuracy'])}" for p, v in self.per_priority.items()]
-        names = self.folders
+        if self.error_messages:
+            shown = self.error_messages[:5]
+            lines += ["errors:"] + [f"  {m}" for m in shown] + ([f"  ... {self.errors - len(shown)} more"]
+                                                                 if self.errors > len(shown) else [])
+        names = self.folders + ([ERROR_LABEL] if self.errors else [])
         width = max([len(n) for n in names] + [6])
         lines += ["", "folder confusion (rows: gold, columns: predicted):",
                   " " * (width + 2) + " ".join(f"{n[:8]:>8}" for n in names)]
-        for gold in names:
+        for gold in self.folders:
             row = self.folder_confusion.get(gold, {})
             lines.append(f"  {gold:<{width}}" + " ".join(f"{row.get(p, 0):>8}" for p in names))
         return "\n".join(lines)
@@ -114,13 +122,18 @@ def _confusion(gold: Sequence[str], predicted: Sequence[str]) -> dict[str, dict[
 
 
 def evaluate(clf: Any, rows: Iterable[Mapping[str, Any]], *, progress: Any = None) -> EvalReport:
-    """Classify each labeled row one at a time (timing each) and compare with its labels."""
+    """Classify each labeled row one at a time (timing each) and compare with its labels.
+
+    A row whose gold folder is not in the folder set is skipped. A row that raises a :class:`NotifclfError` (not a
+    valid notification, an output failing the schema) is an error: reported, and counted as wrong.
+    """
     names = [f.name for f in clf.folders]
     known = set(names)
-    results: list[tuple[Mapping[str, Any], Classification]] = []
+    results: list[tuple[Mapping[str, Any], Classification | None]] = []
     latencies: list[float] = []
+    messages: list[str] = []
     invalid = skipped = 0
-    for row in rows:
+    for i, row in enumerate(rows, start=1):
         if progress is not None:
             progress.update(1)
         if row.get("folder") not in known:
@@ -128,26 +141,30 @@ def evaluate(clf: Any, rows: Iterable[Mapping[str, Any]], *, progress: Any = Non
             continue
         started = time.perf_counter()
         try:
-            result = clf.classify(row)
-        except OutputValidationError:
-            invalid += 1
-            continue
-        except (InvalidNotificationError, NotifclfError):
-            skipped += 1
+            result: Classification | None = clf.classify(row)
+        except NotifclfError as exc:
+            invalid += isinstance(exc, OutputValidationError)
+            messages.append(f"row {i}: {type(exc).__name__}: {exc}")
+            results.append((row, None))
             continue
         latencies.append(1000 * (time.perf_counter() - started))
         results.append((row, result))
     n = len(results)
+    ok = [(r, c) for r, c in results if c is not None]
     gold_f = [str(r["folder"]) for r, _ in results]
-    pred_f = [c.folder for _, c in results]
+    pred_f = [c.folder if c else ERROR_LABEL for _, c in results]
     with_p = [(r, c) for r, c in results if r.get("priority") in (1, 2, 3)]
     gold_p = [str(r["priority"]) for r, _ in with_p]
-    pred_p = [str(c.priority) for _, c in with_p]
+    pred_p = [str(c.priority) if c else ERROR_LABEL for _, c in with_p]
     folder_ok = [g == p for g, p in zip(gold_f, pred_f)]
     prio_ok = [g == p for g, p in zip(gold_p, pred_p)]
-    both_ok = [r["folder"] == c.folder and r["priority"] == c.priority for r, c in with_p]
-    f_conf = [c.folder_confidence for _, c in results if c.folder_confidence is not None]
-    p_conf = [c.priority_confidence for _, c in with_p if c.priority_confidence is not None]
+    both_ok = [c is not None and r["folder"] == c.folder and r["priority"] == c.priority for r, c in with_p]
+    # Calibration is a property of the answers given: errors have no confidence and are left out of it.
+    f_conf = [c.folder_confidence for _, c in ok if c.folder_confidence is not None]
+    f_ok = [str(r["folder"]) == c.folder for r, c in ok]
+    ok_p = [(r, c) for r, c in with_p if c is not None]
+    p_conf = [c.priority_confidence for _, c in ok_p if c.priority_confidence is not None]
+    p_ok = [r["priority"] == c.priority for r, c in ok_p]
     ordered = sorted(latencies) or [0.0]
     return EvalReport(
         n=n,
@@ -160,11 +177,13 @@ def evaluate(clf: Any, rows: Iterable[Mapping[str, Any]], *, progress: Any = Non
         priority_confusion=_confusion(gold_p, pred_p),
         invalid_outputs=invalid,
         skipped=skipped,
-        folder_ece=expected_calibration_error(f_conf, folder_ok) if len(f_conf) == n else None,
-        priority_ece=expected_calibration_error(p_conf, prio_ok) if len(p_conf) == len(prio_ok) else None,
+        folder_ece=expected_calibration_error(f_conf, f_ok) if len(f_conf) == len(ok) else None,
+        priority_ece=expected_calibration_error(p_conf, p_ok) if len(p_conf) == len(ok_p) else None,
         latency_ms_mean=statistics.fmean(ordered),
         latency_ms_p50=ordered[len(ordered) // 2],
         latency_ms_p95=ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
         model=str(clf.model_spec.name),
         folders=names,
+        errors=len(messages),
+        error_messages=messages,
     )

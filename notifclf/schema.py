@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -37,6 +37,21 @@ def answer_prefix() -> str:
 def render_answer(folder: str, priority: int) -> str:
     """The exact answer text the model is trained to produce and the grammar allows."""
     return f"{answer_prefix()}{json.dumps(folder, ensure_ascii=False)}, \"priority\": {priority}}}"
+
+
+def allowed_next_tokens(done: bytes, answers: Iterable[bytes], token_ids: Mapping[bytes, Iterable[int]],
+                        max_piece_len: int) -> set[int]:
+    """The tokens the grammar lets through after the answer text ``done``: those whose bytes continue it towards
+    one of ``answers`` (the grammar's strings, e.g. every ``render_answer(folder, p)`` as UTF-8). ``token_ids`` maps a
+    token's bytes to its ids; ``max_piece_len`` is the longest of them. Greedy grammar-constrained decoding picks
+    its next token among these (shared by the runtime's fast path and training's dev metrics)."""
+    allowed: set[int] = set()
+    for answer in answers:
+        if answer.startswith(done):
+            rest = answer[len(done):]
+            for n in range(1, min(len(rest), max_piece_len) + 1):
+                allowed.update(token_ids.get(rest[:n], ()))
+    return allowed
 
 
 def _gbnf_literal(text: str) -> str:

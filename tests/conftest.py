@@ -58,7 +58,7 @@ def chunk_package(tmp_path, tiny_qwen2, monkeypatch):
 def real_base_gguf() -> Path:
     """The real Qwen2.5-Coder-0.5B-Instruct Q4_K_M base, assembled from its PyPI packages into the user cache."""
     from notifclf.errors import ModelNotFoundError
-    from notifclf.model_store import resolve_model
+    from notifclf.models.store import resolve_model
 
     try:
         return resolve_model(None, progress=False).path

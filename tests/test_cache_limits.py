@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from notifclf import Classifier
-from notifclf.cache import atomic_output
+from notifclf.models.cache import atomic_output
 from notifclf.errors import CacheError
-from notifclf.model_store import resolve_model
+from notifclf.models.store import resolve_model
 
 
 def _mount(*args: str) -> None:
@@ -60,7 +60,7 @@ _CHILD = """
 import dataclasses, json, resource, signal, sys
 from notifclf import ModelSpec
 from notifclf.errors import CacheError
-from notifclf.model_store import resolve_model
+from notifclf.models.store import resolve_model
 fields = json.loads(sys.argv[1])
 spec = ModelSpec(**{**fields, "chunks": tuple(tuple(c) for c in fields["chunks"])})
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

@@ -83,3 +83,32 @@ def test_models_lists_the_registry(tmp_path):
     assert {"qwen2.5-coder-0.5b-instruct-q4_k_m", "gemma-3-270m-q4_k_m", "qwen3-0.6b-q8_0"} <= names
     assert all(r["status"] == "not cached" for r in rows)
     assert sum(r["default"] for r in rows) == 1
+
+
+@pytest.mark.parametrize("before,after,info,llama", [((), (), False, False), (("-v",), (), True, False),
+                                                   (("-vv",), (), True, True), ((), ("-vv",), True, True)])
+def test_verbosity_flags_do_what_the_help_says(tiny_qwen2, before, after, info, llama):
+    proc = run_cli(*before, "classify", *after, "--model", str(tiny_qwen2), "--title", "hi")
+    assert proc.returncode == 0, proc.stderr
+    assert ("INFO notifclf: notifclf loaded" in proc.stderr) == info
+    assert ("DEBUG notifclf.llama: " in proc.stderr) == llama  # llama.cpp's own log, only with -vv
+    assert len(proc.stdout.splitlines()) == 1
+
+
+def test_help_describes_the_verbosity_flags():
+    assert "-v: log what notifclf does (INFO); -vv: also DEBUG, with llama.cpp's own log" in " ".join(
+        run_cli("--help").stdout.split())
+
+
+def test_batch_classifies_in_batches_in_input_order(tiny_qwen2, tmp_path):
+    notes = [{"id": i, "app": "Shop", "title": f"Order {i} shipped"} for i in range(7)]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(json.dumps(n) for n in notes[:3]) + "\n[1]\n" + "\n".join(json.dumps(n) for n in notes[3:]))
+    outs = []
+    for size in ("1", "3"):
+        proc = run_cli("batch", str(src), "--model", str(tiny_qwen2), "--batch-size", size, "--no-progress")
+        assert proc.returncode == 1 and "classified 7, errors 1, of 8 lines" in proc.stderr
+        outs.append([json.loads(line) for line in proc.stdout.splitlines()])
+    assert outs[0] == outs[1]
+    assert [r["line"] for r in outs[0]] == list(range(1, 9)) and [r.get("id") for r in outs[0]] == [0, 1, 2, None, 3, 4, 5, 6]
+    assert "must be a Notification or a mapping" in outs[0][3]["error"]

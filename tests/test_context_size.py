@@ -12,19 +12,20 @@ LONG_FOLDERS = [Folder(f"Folder number {i}", "Banking payments and bills " * 7) 
 
 def needed_tokens(clf: Classifier) -> int:
     """System prompt + notification budget + the end of the user turn + the longest answer, for the current folders."""
-    rt = clf._runtime
-    pieces = clf._render(clf._setup, Notification())
-    n_prefix = len(clf._prefix_tokens(pieces.prefix))
-    n_suffix = len(rt.tokenize(pieces.suffix, special=True))
-    return n_prefix + clf._max_notification_tokens + n_suffix + clf._setup.max_answer_tokens
+    seen = clf.inspect(Notification())
+    return len(seen.prefix_tokens) + seen.max_notification_tokens + len(seen.suffix_tokens) + seen.max_answer_tokens
+
+
+def context_size(clf: Classifier) -> int:
+    return clf.inspect(Notification()).context_size
 
 
 def test_context_grows_with_the_notification_budget_and_stays_far_below_the_models(tiny_qwen2):
     sizes = []
     for budget in (64, 1024):
         with Classifier(tiny_qwen2, max_notification_tokens=budget, progress=False, persist_prompt_states=False) as clf:
-            needed, n_ctx = needed_tokens(clf), clf._runtime.n_ctx
-            assert needed <= n_ctx < needed + 1024 < clf._runtime.n_ctx_train == 8192
+            needed, n_ctx = needed_tokens(clf), context_size(clf)
+            assert needed <= n_ctx < needed + 1024 < clf.inspect(Notification()).model_context_size == 8192
             assert clf.classify(FULL_BUDGET_NOTE).folder in {f.name for f in clf.folders}
             sizes.append(n_ctx)
     assert sizes[0] < sizes[1]
@@ -32,9 +33,9 @@ def test_context_grows_with_the_notification_budget_and_stays_far_below_the_mode
 
 def test_longer_folder_set_reopens_a_larger_context(tiny_qwen2):
     with Classifier(tiny_qwen2, progress=False, persist_prompt_states=False) as clf:
-        before = clf._runtime.n_ctx
+        before = context_size(clf)
         clf.set_folders(LONG_FOLDERS)
-        assert needed_tokens(clf) <= clf._runtime.n_ctx and clf._runtime.n_ctx > before
+        assert needed_tokens(clf) <= context_size(clf) and context_size(clf) > before
         assert clf.classify(FULL_BUDGET_NOTE).folder in {f.name for f in LONG_FOLDERS}
 
 

@@ -32,13 +32,19 @@ def test_evaluate_counts_and_matrix_are_consistent(tiny_classifier):
             {"app": "?", "title": "?", "folder": "NotAFolder", "priority": 1},
             {"app": 5, "folder": "Work", "priority": 1}]
     report = evaluate(tiny_classifier, rows)
-    assert report.n == 3 and report.skipped == 2 and report.invalid_outputs == 0
+    assert (report.n, report.skipped, report.errors, report.invalid_outputs) == (4, 1, 1, 0)
+    assert report.error_messages == ["row 5: InvalidNotificationError: Notification.app must be a str (or UTF-8 bytes, "
+                                     "or None), got int: 5"]
     predicted = [tiny_classifier.classify(r) for r in rows[:3]]
-    assert report.folder_accuracy == pytest.approx(sum(p.folder == r["folder"] for p, r in zip(predicted, rows)) / 3)
-    assert sum(sum(v.values()) for v in report.folder_confusion.values()) == 3
-    assert sum(v["n"] for v in report.per_priority.values()) == 2
-    assert report.folder_ece is not None and 0 <= report.folder_ece <= 1
-    assert "folder confusion" in report.table()
+    right = sum(p.folder == r["folder"] for p, r in zip(predicted, rows))
+    assert report.folder_accuracy == pytest.approx(right / 4)  # the error counts as wrong
+    assert report.folder_confusion["Work"].get("(error)") == 1
+    assert sum(sum(v.values()) for v in report.folder_confusion.values()) == 4
+    assert sum(v["n"] for v in report.per_priority.values()) == 3
+    assert report.folder_ece is not None and 0 <= report.folder_ece <= 1  # over the three answers given
+    table = report.table()
+    assert "errors 1 (counted wrong)" in table and "row 5: InvalidNotificationError" in table
+    assert "folder confusion" in table
 
 
 def test_eval_cli_writes_a_json_report(tiny_qwen2, tmp_path):

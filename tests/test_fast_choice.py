@@ -52,10 +52,10 @@ def test_fast_path_equals_grammar_greedy_on_hundreds_of_cases(request, model_fix
     counts = fast.decode_counts()
     if model_fixture == "byte_model":
         assert compared == 320
-        assert counts["grammar"] == 0 and counts["fast"] == compared  # no fallback needed: the fast path decided all
+        assert counts.grammar == 0 and counts.fast == compared  # no fallback needed: the fast path decided all
     else:
         # Random weights with merges often prefer a non-canonical token ("f" over "folder"): those must fall back.
-        assert counts["grammar"] > 0
+        assert counts.grammar > 0
 
 
 def test_distributions_sum_to_one_and_match_the_choice(byte_model):
@@ -82,8 +82,9 @@ def test_result_cache_returns_identical_results_and_stays_bounded(byte_model):
     first = clf.classify_many(notes)
     again = clf.classify(notes[-1])
     assert again is first[-1]
-    assert clf.decode_counts()["cached"] == 1
-    assert len(clf._results) == 5
+    assert clf.decode_counts().cached == 1
+    assert clf.classify(notes[2]) == first[2] and clf.decode_counts().cached == 1  # the 3 oldest of 8 were pushed out
+    assert clf.classify(notes[4]) is first[4] and clf.decode_counts().cached == 2  # 5 kept
     clf.set_folders(FOLDER_SETS[1])  # another folder set never reuses those results
     assert clf.classify(notes[-1]).folder in {f.name for f in clf.folders}
-    assert clf.decode_counts()["cached"] == 1
+    assert clf.decode_counts().cached == 2

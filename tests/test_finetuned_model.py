@@ -5,7 +5,7 @@ import json
 import pytest
 
 from notifclf import Classifier, Folder, output_schema
-from notifclf.registry import NOTIFCLF_QWEN25_CODER_05B
+from notifclf.models.registry import NOTIFCLF_QWEN25_CODER_05B
 from notifclf.schema import validate_output
 
 pytestmark = pytest.mark.real_model
@@ -21,8 +21,8 @@ def finetuned(real_base_gguf):
 def test_built_model_records_the_committed_adapter(finetuned):
     from convert.manifest import verify
 
-    from notifclf.cache import sha256_file
-    from notifclf.model_store import adapters_dir
+    from notifclf.files import sha256_file
+    from notifclf.models.built import adapters_dir
 
     manifest = verify(finetuned.model_path)
     adapter = adapters_dir() / NOTIFCLF_QWEN25_CODER_05B.adapter / "adapter_model.safetensors"

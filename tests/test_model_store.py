@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from notifclf import ModelIntegrityError, ModelNotFoundError, ModelSpec
-from notifclf.cache import atomic_output, resolve_cache_dir, verify_file
+from notifclf.models.cache import atomic_output, resolve_cache_dir, verify_file
 from notifclf.errors import CacheError
-from notifclf.model_store import resolve_model, spec_for
-from notifclf.registry import DEFAULT_MODEL, REGISTRY
+from notifclf.models.store import resolve_model, spec_for
+from notifclf.models.registry import DEFAULT_MODEL, REGISTRY
 
 
 def test_cache_dir_precedence(monkeypatch, tmp_path):
@@ -143,3 +143,34 @@ def test_verify_file_full_rehash_detects_same_size_corruption(tmp_path, tiny_qwe
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     with pytest.raises(ModelIntegrityError):
         verify_file(path, sha256=digest, size=len(data), full=True)
+
+
+def test_models_verify_reports_a_built_model_without_its_manifest_as_corrupt(tmp_path, tiny_qwen2):
+    from notifclf.models.inventory import model_rows
+    from notifclf.models.registry import NOTIFCLF_QWEN25_CODER_05B
+
+    (tmp_path / NOTIFCLF_QWEN25_CODER_05B.file_name).write_bytes(tiny_qwen2.read_bytes())
+    (row,) = [r for r in model_rows(tmp_path, verify=True) if r["name"] == NOTIFCLF_QWEN25_CODER_05B.name]
+    assert row["status"].startswith("CORRUPT: ") and "cannot read manifest" in row["status"]
+
+
+def test_atomic_write_publishes_whole_files_only(tmp_path):
+    from notifclf.files import atomic_write, sha256_file
+
+    target = tmp_path / "manifest.json"
+    with atomic_write(target, "w") as fh:
+        fh.write('{"ok": "é"}\n')
+    assert target.read_text(encoding="utf-8") == '{"ok": "é"}\n'
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_umask()  # like any new file, not a private temp file
+    with pytest.raises(ValueError):
+        with atomic_write(target, "w") as fh:
+            fh.write("half")
+            raise ValueError("crash")
+    assert target.read_text(encoding="utf-8") == '{"ok": "é"}\n' and [p.name for p in tmp_path.iterdir()] == [target.name]
+    assert sha256_file(target) == hashlib.sha256('{"ok": "é"}\n'.encode()).hexdigest()
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current

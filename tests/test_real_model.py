@@ -31,7 +31,7 @@ def test_seed_emergent_cases_are_all_schema_valid(seed_classifier, seed_emergent
 
 
 def test_default_classifier_loads_the_default_model_and_default_folders(real_base_gguf):
-    from notifclf.registry import DEFAULT_MODEL
+    from notifclf.models.registry import DEFAULT_MODEL
 
     clf = Classifier(progress=False)
     assert clf.model_spec.name == DEFAULT_MODEL and clf.model_path.is_file()

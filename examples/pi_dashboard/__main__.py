@@ -13,8 +13,8 @@ try:
 except ImportError as exc:
     raise SystemExit(f"the dashboard needs FastAPI and uvicorn ({exc}): pip install -e '.[model,dashboard]'") from None
 
+from examples.options import add_model_options, classifier_from_args
 from notifclf import NotifclfError
-from notifclf.cli import add_model_options, classifier_from_args
 
 logger = logging.getLogger("pi_dashboard")
 

@@ -7,40 +7,15 @@ a sequence's KV state, and reads logits. Everything notifclf does with llama.cpp
 from __future__ import annotations
 
 import ctypes
-import logging
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
 
 import llama_cpp.llama_cpp as C
 
-from .errors import GrammarError, ModelIntegrityError, NotifclfError
-
-logger = logging.getLogger("notifclf")
-_llama_logger = logging.getLogger("notifclf.llama")
-_LEVELS = {0: logging.CRITICAL, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR, 4: logging.DEBUG, 5: logging.DEBUG}
-
-
-@C.llama_log_callback
-def _log_to_logging(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
-    # llama.cpp's own chatter goes to the "notifclf.llama" logger at DEBUG: quiet unless asked for.
-    if _llama_logger.isEnabledFor(logging.DEBUG):
-        _llama_logger.debug("%s", text.decode("utf-8", errors="replace").rstrip())
-
-
-_init_lock = threading.Lock()
-_initialized = False
-
-
-def _init_backend() -> None:
-    global _initialized
-    with _init_lock:
-        if not _initialized:
-            C.llama_log_set(_log_to_logging, ctypes.c_void_p(0))
-            C.llama_backend_init()
-            _initialized = True
+from ..errors import GrammarError, ModelIntegrityError, NotifclfError
+from .llama_log import init_backend
 
 
 def default_threads() -> int:
@@ -51,7 +26,7 @@ class LlamaRuntime:
     """One llama.cpp model and its context. Not thread-safe: callers serialize access (the Classifier holds a lock)."""
 
     def __init__(self, path: Path, *, n_threads: int | None = None) -> None:
-        _init_backend()
+        init_backend()
         self.path = path
         self.n_threads = n_threads or default_threads()
         mparams = C.llama_model_default_params()
@@ -94,17 +69,6 @@ class LlamaRuntime:
         self._batch = C.llama_batch_init(n_batch, 0, n_seq_max)
 
     # -- metadata ---------------------------------------------------------------------------------------------
-    def metadata(self, key: str) -> str | None:
-        size = 1 << 16
-        buf = ctypes.create_string_buffer(size)
-        n = C.llama_model_meta_val_str(self._model, key.encode(), buf, size)
-        if n < 0:
-            return None
-        if n >= size:
-            buf = ctypes.create_string_buffer(n + 1)
-            C.llama_model_meta_val_str(self._model, key.encode(), buf, n + 1)
-        return buf.value.decode("utf-8", errors="replace")
-
     def chat_template(self) -> str | None:
         raw = C.llama_model_chat_template(self._model, None)
         return raw.decode("utf-8") if raw else None
@@ -146,9 +110,6 @@ class LlamaRuntime:
                     index.setdefault(piece, []).append(token)
             self._piece_index = (index, max(map(len, index)))
         return self._piece_index
-
-    def is_eog(self, token: int) -> bool:
-        return bool(C.llama_vocab_is_eog(self._vocab, token))
 
     def is_special(self, token: int) -> bool:
         """True for control tokens (``<|im_start|>``) and user-defined added tokens (Qwen3's ``<think>``)."""

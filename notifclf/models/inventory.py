@@ -6,7 +6,8 @@ import os
 from typing import Any
 
 from .cache import resolve_cache_dir, verify_file
-from .errors import ModelIntegrityError
+from ..errors import ModelIntegrityError
+from .manifest import read_manifest
 from .registry import DEFAULT_MODEL, REGISTRY, ModelSpec
 
 
@@ -33,12 +34,10 @@ def model_rows(cache_dir: "str | os.PathLike[str] | None" = None, *, verify: boo
             status = "cached"
             if verify:
                 sha256, size = spec.sha256, spec.size
-                if spec.source == "build":
-                    from convert.manifest import read_manifest
-
-                    manifest = read_manifest(path)
-                    sha256, size = manifest["sha256"], manifest["size"]
                 try:
+                    if spec.source == "build":
+                        manifest = read_manifest(path)
+                        sha256, size = manifest["sha256"], manifest["size"]
                     verify_file(path, sha256=sha256, size=size, full=True)  # type: ignore[arg-type]
                     status = "verified" if sha256 else "no hash known"
                 except ModelIntegrityError as exc:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .schema import PRIORITIES, render_answer
+from ..schema import PRIORITIES, allowed_next_tokens, render_answer
 
 
 @dataclass(eq=False)
@@ -87,23 +87,13 @@ def build_answer_paths(names: Sequence[str], tokenize: Callable[[str], list[int]
     stack = [root]
     while stack:
         node = stack.pop()
-        node.allowed = _allowed_after(node.text, answers, piece_index, max_piece_len)
+        node.allowed = np.array(sorted(allowed_next_tokens(node.text, answers, piece_index, max_piece_len)),
+                                dtype=np.int64)
         if node is not root and node.shared:
             shared.append(node)
         stack.extend(node.children.values())
     shared.sort(key=lambda n: n.depth)
     return AnswerPaths(root=root, heads=tuple(heads), digits=digits, shared_nodes=tuple(shared))
-
-
-def _allowed_after(text: bytes, answers: list[bytes], piece_index: dict[bytes, list[int]], max_len: int) -> np.ndarray:
-    """Tokens whose piece continues ``text`` towards some allowed answer (what the grammar lets through)."""
-    allowed: set[int] = set()
-    for answer in answers:
-        if answer.startswith(text):
-            rest = answer[len(text):]
-            for n in range(1, min(len(rest), max_len) + 1):
-                allowed.update(piece_index.get(rest[:n], ()))
-    return np.array(sorted(allowed), dtype=np.int64)
 
 
 def log_softmax_at(logits: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import ModelNotFoundError
+from ..errors import ModelNotFoundError
 
 SOURCES = ("pypi", "huggingface", "local", "build")
 

@@ -1,0 +1,279 @@
+"""The engine: one llama.cpp model and context, and everything that decodes with it.
+
+It sizes (and reopens) the context for each prompt setup, keeps the system prompt's KV state (:mod:`.prefix_cache`),
+decodes notifications on the fast path (:mod:`.fast_choice`, several per batch) or with the grammar, caches results
+and counts which path gave each. It is not thread-safe: :class:`notifclf.Classifier` serializes calls to it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .answer_paths import AnswerPaths, build_answer_paths
+from ..chat_template import FALLBACK_TEMPLATES, PromptPieces
+from ..errors import ClassifierClosedError, OutputValidationError, PromptTooLongError
+from .fast_choice import Choice, choose, priority_probs
+from ..folders import Folder
+from .runtime import GrammarSampler, LlamaRuntime
+from ..notification import Notification
+from ..prompt import PromptExample, build_prompt, notification_fields
+from ..result import Classification
+from ..schema import PRIORITIES, grammar_from_schema, output_schema, render_answer, validate_output
+from .lru import LRU
+from .prefix_cache import PrefixCache, PromptStateStore
+
+logger = logging.getLogger("notifclf")
+
+_CTX_STEP = 256
+_N_SEQ_MAX = 64
+_MAX_PREPARED = 16
+
+
+@dataclass(frozen=True)
+class PromptSetup:
+    """What the system prompt is made of. Each setup has its own prompt state and its own cached results."""
+
+    folders: tuple[Folder, ...]
+    instructions: str = ""
+    examples: tuple[PromptExample, ...] = ()
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What the model is given for one notification (:meth:`notifclf.Classifier.inspect`).
+
+    ``prompt`` is the rendered chat prompt cut in three: the system prompt and template text (``prefix``, its KV state
+    computed once per folder set), the notification's fields (``user``, data: special tokens are never parsed in it)
+    and the rest of the template (``suffix``). The token tuples are what llama.cpp decodes; ``user_tokens`` is cut to
+    ``max_notification_tokens`` (``user_tokens_dropped`` were cut off). ``user_special_tokens`` lists control or
+    user-defined tokens (``<|im_start|>``, ``<think>``) among ``user_tokens``: always empty, by construction.
+    """
+
+    prompt: PromptPieces
+    prefix_tokens: tuple[int, ...]
+    user_tokens: tuple[int, ...]
+    suffix_tokens: tuple[int, ...]
+    user_tokens_dropped: int
+    user_special_tokens: tuple[int, ...]
+    max_notification_tokens: int
+    max_answer_tokens: int
+    context_size: int
+    model_context_size: int
+
+
+@dataclass(frozen=True)
+class DecodeCounts:
+    """How many results came from each path: ``fast`` (choice from logits restricted to the grammar's tokens),
+    ``grammar`` (token-by-token grammar decoding, also the fast path's fallback) and ``cached`` (the result cache)."""
+
+    fast: int = 0
+    grammar: int = 0
+    cached: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    setup: PromptSetup
+    prefix: str
+    schema: dict[str, Any]
+    sampler: GrammarSampler
+    paths: AnswerPaths | None
+    max_answer_tokens: int
+
+
+class Engine:
+    """Decodes notifications with one model. ``decoding`` is ``"fast"`` or ``"grammar"``; ``max_notification_tokens``
+    bounds each notification's own tokens; ``prompt_states`` keeps system-prompt states on disk across processes."""
+
+    def __init__(self, model_path: Path, *, chat_format: str, n_threads: int | None, max_notification_tokens: int,
+                 decoding: str, result_cache_size: int, prompt_states: PromptStateStore | None) -> None:
+        self.runtime = LlamaRuntime(model_path, n_threads=n_threads)
+        self.max_notification_tokens = max_notification_tokens
+        self._decoding = decoding
+        self._n_batch = max(512, -(-(max_notification_tokens + 128) // 64) * 64)
+        self._template = self.runtime.chat_template() or FALLBACK_TEMPLATES.get(chat_format)
+        bos = self.runtime.bos_id
+        self._bos_text = self.runtime.token_text(bos) if bos >= 0 else ""
+        self._prefixes = PrefixCache(self.runtime, prompt_states)
+        self._prepared: LRU[PromptSetup, _Prepared] = LRU(_MAX_PREPARED, on_evict=lambda p: p.sampler.close())
+        self._results: LRU[tuple[Any, ...], Classification] = LRU(result_cache_size)
+        self._counts = {"fast": 0, "grammar": 0, "cached": 0}
+        self._closed = False
+
+    @property
+    def counts(self) -> DecodeCounts:
+        return DecodeCounts(**self._counts)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._prepared.clear()  # frees the grammar samplers before the model they were built from
+            self.runtime.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClassifierClosedError("this Classifier is closed (its model was freed); create a new Classifier")
+
+    # -- prompt setups ----------------------------------------------------------------------------------------
+    def render(self, setup: PromptSetup, note: Notification) -> PromptPieces:
+        return build_prompt(self._template, setup.folders, setup.instructions, note, examples=setup.examples,
+                            bos_token=self._bos_text)
+
+    def _prefix_tokens(self, prefix: str) -> list[int]:
+        return self.runtime.tokenize(prefix, special=True, add_bos=self.runtime.add_bos)
+
+    def prepare(self, setup: PromptSetup) -> _Prepared:
+        """Check that ``setup`` fits the model, grow the context if it needs more, compile its grammar and answer
+        paths (once per setup: kept LRU). Raises :class:`PromptTooLongError` or :class:`GrammarError`."""
+        self._check_open()
+        found = self._prepared.get(setup)
+        if found is not None:
+            return found
+        rt = self.runtime
+        pieces = self.render(setup, Notification())
+        n_prefix = len(self._prefix_tokens(pieces.prefix))
+        n_suffix = len(rt.tokenize(pieces.suffix, special=True))
+        max_answer = max(len(rt.tokenize(render_answer(f.name, 1), special=False)) for f in setup.folders) + 4
+        needed = n_prefix + self.max_notification_tokens + n_suffix + max_answer
+        if needed > rt.n_ctx_train:
+            raise PromptTooLongError(
+                f"the system prompt takes {n_prefix} tokens; with {self.max_notification_tokens} notification tokens it "
+                f"needs {needed}, more than the model's context of {rt.n_ctx_train}; use fewer or shorter "
+                "folders and instructions"
+            )
+        wanted_ctx = min(rt.n_ctx_train, -(-(n_prefix + self._n_batch + 2 * max_answer) // _CTX_STEP) * _CTX_STEP)
+        if wanted_ctx > rt.n_ctx:
+            rt.open_context(n_ctx=wanted_ctx, n_batch=self._n_batch, n_seq_max=_N_SEQ_MAX)
+            self._prefixes.clear()
+        paths = None
+        if self._decoding == "fast" and len(setup.folders) < _N_SEQ_MAX:
+            index, longest = rt.piece_index()
+            paths = build_answer_paths([f.name for f in setup.folders], lambda t: rt.tokenize(t, special=False),
+                                       rt.piece, index, longest)
+        schema = output_schema(setup.folders)
+        prepared = _Prepared(setup, pieces.prefix, schema, rt.grammar_sampler(grammar_from_schema(schema)), paths,
+                             max_answer)
+        self._prepared.put(setup, prepared)
+        return prepared
+
+    def inspect(self, setup: PromptSetup, note: Notification) -> Inspection:
+        prepared = self.prepare(setup)
+        rt = self.runtime
+        pieces = self.render(setup, note)
+        user = rt.tokenize_data(pieces.user)
+        kept = tuple(user[: self.max_notification_tokens])
+        return Inspection(prompt=pieces, prefix_tokens=tuple(self._prefix_tokens(pieces.prefix)), user_tokens=kept,
+                          suffix_tokens=tuple(rt.tokenize(pieces.suffix, special=True)),
+                          user_tokens_dropped=len(user) - len(kept),
+                          user_special_tokens=tuple(t for t in kept if rt.is_special(t)),
+                          max_notification_tokens=self.max_notification_tokens,
+                          max_answer_tokens=prepared.max_answer_tokens, context_size=rt.n_ctx,
+                          model_context_size=rt.n_ctx_train)
+
+    # -- classification ---------------------------------------------------------------------------------------
+    def classify(self, setup: PromptSetup, notes: Sequence[Notification]) -> list[Classification]:
+        """Results in the order of ``notes``: from the result cache, or decoded together."""
+        prepared = self.prepare(setup)
+        keys = [(setup, tuple(notification_fields(note))) for note in notes]
+        results: list[Classification | None] = [self._results.get(key) for key in keys]
+        todo = [i for i, cached in enumerate(results) if cached is None]
+        self._counts["cached"] += len(notes) - len(todo)
+        for i, result in zip(todo, self._decode(prepared, [notes[i] for i in todo])):
+            results[i] = result
+            self._results.put(keys[i], result)
+        return results  # type: ignore[return-value]
+
+    def _decode(self, prepared: _Prepared, notes: list[Notification]) -> list[Classification]:
+        if not notes:
+            return []
+        rt = self.runtime
+        n_prefix = self._prefixes.load(prepared.prefix, lambda: self._prefix_tokens(prepared.prefix))
+        tails = []
+        for note in notes:
+            pieces = self.render(prepared.setup, note)
+            tails.append(rt.tokenize_data(pieces.user)[: self.max_notification_tokens]
+                         + rt.tokenize(pieces.suffix, special=True))
+        if prepared.paths is None:
+            return [self._grammar_result(prepared, n_prefix, tail, None) for tail in tails]
+        results: list[Classification] = []
+        for group in self._groups(prepared.paths, tails):
+            choices = choose(rt, prepared.paths, n_prefix, group)
+            rt.truncate(-1, n_prefix)
+            for tail, choice in zip(group, choices):
+                results.append(self._from_choice(prepared, choice) if choice.exact
+                               else self._grammar_result(prepared, n_prefix, tail, choice.folder_probs))
+        return results
+
+    def _groups(self, paths: AnswerPaths, tails: list[list[int]]) -> Iterator[list[list[int]]]:
+        """Split notifications into groups that fit one batch and the sequence limit."""
+        n_folders = len(paths.heads)
+        per_note_extra = len(paths.shared_nodes) + max(len(h) for h in paths.heads)
+        max_notes = max(1, (_N_SEQ_MAX - 1) // n_folders)
+        group: list[list[int]] = []
+        used = 0
+        for tail in tails:
+            cost = len(tail) + per_note_extra
+            if group and (used + cost > self._n_batch or len(group) == max_notes):
+                yield group
+                group, used = [], 0
+            group.append(tail)
+            used += cost
+        if group:
+            yield group
+
+    def _from_choice(self, prepared: _Prepared, choice: Choice) -> Classification:
+        self._counts["fast"] += 1
+        return _result(prepared, prepared.setup.folders[choice.folder].name, PRIORITIES[choice.priority_index],
+                       choice.folder_probs, choice.priority_probs)
+
+    def _grammar_result(self, prepared: _Prepared, n_prefix: int, tail: list[int],
+                        folder_probs: np.ndarray | None) -> Classification:
+        """Grammar-constrained greedy decoding of one notification in sequence 0."""
+        self._counts["grammar"] += 1
+        rt = self.runtime
+        rt.truncate(-1, n_prefix)
+        rt.decode_sequence(tail, start=n_prefix)
+        n_past = n_prefix + len(tail)
+        sampler = prepared.sampler
+        sampler.reset()
+        out = bytearray()
+        digit_probs = None
+        heads = {render_answer(f.name, 1).encode("utf-8")[:-2] for f in prepared.setup.folders}  # text before the digit
+        for _ in range(prepared.max_answer_tokens):
+            if prepared.paths is not None and bytes(out) in heads:
+                digit_probs = priority_probs(rt.logits(-1), prepared.paths.digits)
+            token = sampler.sample(-1)
+            out += rt.piece(token)
+            if out.endswith(b"}"):
+                try:
+                    data = json.loads(out.decode("utf-8"))
+                except (UnicodeDecodeError, json.JSONDecodeError):
+                    data = None
+                if isinstance(data, dict):
+                    rt.truncate(-1, n_prefix)
+                    return _result(prepared, data["folder"], data["priority"], folder_probs, digit_probs)
+            rt.decode_sequence([token], start=n_past)
+            n_past += 1
+        raise OutputValidationError(f"the answer did not complete within {prepared.max_answer_tokens} tokens: {bytes(out)!r}")
+
+
+def _result(prepared: _Prepared, folder: str, priority: int, folder_probs: np.ndarray | None,
+            prio_probs: np.ndarray | None) -> Classification:
+    """A checked result: the answer is validated against the setup's JSON schema before it is returned."""
+    validate_output({"folder": folder, "priority": priority}, prepared.schema)
+    names = [f.name for f in prepared.setup.folders]
+    folder_dist = {n: float(p) for n, p in zip(names, folder_probs)} if folder_probs is not None else {}
+    prio_dist = {p: float(q) for p, q in zip(PRIORITIES, prio_probs)} if prio_probs is not None else {}
+    return Classification(folder=folder, priority=priority, folder_confidence=folder_dist.get(folder),
+                          priority_confidence=prio_dist.get(priority), folder_distribution=folder_dist,
+                          priority_distribution=prio_dist)
