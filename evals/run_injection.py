@@ -32,8 +32,7 @@ def run_case(clf: notifclf.Classifier, case: dict[str, Any], schema: dict[str, A
     tally["cases"] += 1
     try:
         note = notifclf.Notification.coerce(case)
-        tokens = clf._runtime.tokenize_data(clf._render(clf._setup, note).user)  # what the model is fed
-        tally["special_token_escapes"] += any(map(clf._runtime.is_special, tokens))
+        tally["special_token_escapes"] += bool(clf.inspect(note).user_special_tokens)  # in what the model is fed
         r = clf.classify(note)
         validate_output(r.to_dict(), schema)
     except notifclf.OutputValidationError as exc:

@@ -15,14 +15,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .corrections import Correction, CorrectionStore, same_notification_key
 from .models.cache import resolve_cache_dir
-from .chat_template import PromptPieces
 from .engine import DecodeCounts, Engine, Inspection, PromptSetup, PromptStateStore
-from .errors import ClassifierClosedError
+from .errors import ClassifierClosedError, InvalidFoldersError, InvalidPriorityError
 from .folders import Folder, FolderLike, validate_folders, validate_instructions
-from .engine.runtime import LlamaRuntime
 from .models.store import resolve_model
 from .notification import Notification
+from .prompt import MAX_PROMPT_EXAMPLES, PromptExample
 from .models.registry import ModelSpec
 from .result import Classification
 from .schema import output_schema
@@ -47,6 +47,11 @@ class Classifier:
     The system prompt's KV state is computed once per folder set and kept in memory (LRU) and, unless
     ``persist_prompt_states=False``, in the cache directory, so a new process skips that prefill. Results of
     identical notifications under the same folder set come from an LRU of ``result_cache_size`` entries.
+
+    The user's corrections (:meth:`correct`) are kept in a SQLite store at ``corrections_path`` (default
+    ``corrections.sqlite3`` in the cache directory, created at the first correction) and shown to the model as worked
+    examples: the most recent 24 filed under a folder of the current set. They change the system prompt, whose KV is
+    computed once per set of corrections, so a notification costs the same with or without them.
     """
 
     def __init__(
@@ -63,12 +68,16 @@ class Classifier:
         progress: bool = True,
         local_files_only: bool | None = None,
         persist_prompt_states: bool = True,
+        corrections_path: "str | os.PathLike[str] | None" = None,
     ) -> None:
         if not isinstance(max_notification_tokens, int) or not 16 <= max_notification_tokens <= 4096:
             raise ValueError("max_notification_tokens must be an int between 16 and 4096")
         if decoding not in ("fast", "grammar"):
             raise ValueError(f"decoding must be 'fast' or 'grammar', got {decoding!r}")
-        setup = PromptSetup(validate_folders(folders), validate_instructions(instructions))
+        self._corrections_path = Path(corrections_path) if corrections_path is not None else \
+            resolve_cache_dir(cache_dir) / "corrections.sqlite3"
+        self._store = CorrectionStore(self._corrections_path) if self._corrections_path.exists() else None
+        setup = self._setup_for(validate_folders(folders), validate_instructions(instructions))
         resolved = resolve_model(model, cache_dir=cache_dir, progress=progress, local_files_only=local_files_only)
         self._spec, self._path = resolved.spec, resolved.path
         states = PromptStateStore(resolve_cache_dir(cache_dir) / "prompt-states", self._path) if persist_prompt_states else None
@@ -123,12 +132,14 @@ class Classifier:
 
     def close(self) -> None:
         """Free the model and its context. Every later call that needs the model (``classify*``, ``set_folders``,
-        ``inspect``) raises :class:`ClassifierClosedError`; properties and ``decode_counts`` stay readable. Closing
-        twice is fine."""
+        ``inspect``, ``correct``) raises :class:`ClassifierClosedError`; properties and ``decode_counts`` stay
+        readable. Closing twice is fine."""
         with self._lock:
             if not self._closed:
                 self._closed = True
                 self._engine.close()
+                if self._store is not None:
+                    self._store.close()
 
     def __enter__(self) -> "Classifier":
         return self
@@ -139,10 +150,23 @@ class Classifier:
     # -- folders and counters ---------------------------------------------------------------------------------
     def set_folders(self, folders: Iterable[FolderLike] | None, instructions: str | None = None) -> None:
         """Switch to another folder set (and instructions) at run time, without reloading the model. A set that
-        does not fit raises (``InvalidFoldersError``, ``PromptTooLongError``) and the current one is kept."""
-        setup = PromptSetup(validate_folders(folders), validate_instructions(instructions))
+        does not fit raises (``InvalidFoldersError``, ``PromptTooLongError``) and the current one is kept.
+
+        Corrections follow a renamed folder: a folder that leaves the set while exactly one new folder arrives with
+        the same description is a rename, and its corrections move to the new name. Corrections filed under a folder
+        that is no longer in the set are kept in the store but not shown; they come back with the folder."""
+        new = validate_folders(folders)
         with self._engine_open() as engine:
-            engine.prepare(setup)
+            renames = self._renames(self._setup.folders, new)
+            for old, name in renames.items():
+                self._store.rename_folder(old, name)  # a rename needs corrections, so the store exists
+            setup = self._setup_for(new, validate_instructions(instructions))
+            try:
+                engine.prepare(setup)
+            except BaseException:
+                for old, name in renames.items():
+                    self._store.rename_folder(name, old)
+                raise
             self._setup = setup
 
     def decode_counts(self) -> DecodeCounts:
@@ -156,6 +180,87 @@ class Classifier:
         note = Notification.coerce(notification)
         with self._engine_open() as engine:
             return engine.inspect(self._setup, note)
+
+    # -- corrections ----------------------------------------------------------------------------------------------
+    def _setup_for(self, folders: tuple[Folder, ...], instructions: str) -> PromptSetup:
+        examples = self._store.examples(f.name for f in folders) if self._store is not None else ()
+        return PromptSetup(folders, instructions, examples)
+
+    def _renames(self, old: tuple[Folder, ...], new: tuple[Folder, ...]) -> dict[str, str]:
+        if self._store is None:
+            return {}
+        old_names, new_names = {f.name for f in old}, {f.name for f in new}
+        renames = {}
+        for f in old:
+            if f.name in new_names:
+                continue
+            same = [g.name for g in new if g.description == f.description and g.name not in old_names]
+            if len(same) == 1:
+                renames[f.name] = same[0]
+        return renames
+
+    def _reload_examples(self, engine: Engine) -> None:
+        setup = self._setup_for(self._setup.folders, self._setup.instructions)
+        engine.prepare(setup)
+        self._setup = setup
+
+    @property
+    def corrections(self) -> list[Correction]:
+        """Every stored correction, oldest first (also those filed under folders not in the current set)."""
+        with self._lock:
+            return self._store.all() if self._store is not None else []
+
+    @property
+    def corrections_path(self) -> Path:
+        return self._corrections_path
+
+    def correct(self, notification: "Notification | Mapping[str, Any]", *, folder: str | None = None,
+                priority: int | None = None) -> Correction:
+        """Record where ``notification`` belongs (``folder``, ``priority`` or both; the one not given is what the
+        model answers now). The next call already reads it: similar notifications follow the correction."""
+        note = Notification.coerce(notification)
+        if folder is None and priority is None:
+            raise ValueError("give folder, priority or both")
+        names = [f.name for f in self._setup.folders]
+        if folder is not None and folder not in names:
+            raise InvalidFoldersError(f"folder {folder!r} is not one of the current folders: {', '.join(names)}")
+        if priority is not None and (isinstance(priority, bool) or priority not in (1, 2, 3)):
+            raise InvalidPriorityError(f"priority must be 1, 2 or 3, got {priority!r}")
+        with self._engine_open() as engine:
+            if folder is None or priority is None:
+                now = engine.classify(self._setup, [note])[0]
+                folder, priority = folder or now.folder, priority or now.priority
+            # The prompt with this correction must fit before anything is stored (PromptTooLongError otherwise).
+            key = same_notification_key(note)
+            stored = Notification(note.app, note.title, note.body, note.sub_text, note.category)
+            shown = [e for e in self._setup.examples if same_notification_key(e.notification) != key]
+            shown.append(PromptExample(stored, folder, priority))
+            engine.prepare(PromptSetup(self._setup.folders, self._setup.instructions,
+                                       tuple(shown[-MAX_PROMPT_EXAMPLES:])))
+            if self._store is None:
+                self._store = CorrectionStore(self._corrections_path)
+            correction = self._store.add(note, folder, priority)
+            self._reload_examples(engine)
+        logger.info("correction %d: %s / %s -> %s, priority %d", correction.id, note.app, note.title, folder, priority)
+        return correction
+
+    def forget(self, correction: "Correction | int") -> bool:
+        """Undo a correction (a :class:`Correction` or its id); False when there is none with that id."""
+        correction_id = correction.id if isinstance(correction, Correction) else int(correction)
+        with self._engine_open() as engine:
+            if self._store is None or not self._store.forget(correction_id):
+                return False
+            self._reload_examples(engine)
+            return True
+
+    def clear_corrections(self) -> int:
+        """Forget every correction; returns how many there were."""
+        with self._engine_open() as engine:
+            if self._store is None:
+                return 0
+            n = self._store.clear()
+            self._reload_examples(engine)
+            return n
 
     # -- classification ---------------------------------------------------------------------------------------
     def classify(self, notification: "Notification | Mapping[str, Any]") -> Classification:
@@ -187,13 +292,3 @@ class Classifier:
             with self._engine_open() as engine:
                 results = engine.classify(setup, notes)
             yield from results
-
-    # -- kept only for evals/run_injection.py, which the training work owns and which still reads these three;
-    # -- it moves to inspect() (user_tokens, user_special_tokens) and then they go.
-    @property
-    def _runtime(self) -> LlamaRuntime:
-        return self._engine.runtime
-
-    def _render(self, setup: PromptSetup, note: Notification) -> PromptPieces:
-        with self._engine_open() as engine:
-            return engine.render(setup, note)
