@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -160,3 +161,25 @@ def test_input_files_takes_a_file_a_folder_or_a_glob(tmp_path):
         input_files(tmp_path / "d")
     with pytest.raises(RayInputError, match="no input files"):
         input_files(tmp_path / "missing*.jsonl")
+
+
+@pytest.mark.real_model
+def test_fifty_real_notifications_on_the_default_model(local_ray, real_base_gguf):
+    from conftest import SHARED_DATA
+
+    path = SHARED_DATA / "notifai" / "train.jsonl"
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    with path.open(encoding="utf-8") as fh:
+        rows = [json.loads(next(fh)) for _ in range(50)]
+    notes = [{"id": r["id"], "app": r["app_name"], "title": r["title"], "body": r["body"]} for r in rows]
+    start = time.perf_counter()
+    labeled = label_dataset(ray.data.from_items(notes), concurrency=2, batch_size=10).take_all()  # the default model
+    seconds = time.perf_counter() - start
+    assert [r["id"] for r in labeled] == [n["id"] for n in notes]
+    with Classifier(progress=False) as clf:
+        expected = clf.classify_many(notes)
+    assert_same_results(labeled, expected)
+    agree = sum((r["folder"], r["priority"]) == (g["folder"], g["priority"]) for r, g in zip(labeled, rows))
+    print(f"\n50 rows on Ray (2 actors x 1 thread) in {seconds:.1f} s, load included; folder and priority as "
+          f"labeled in {agree}/50")
