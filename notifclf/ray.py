@@ -300,11 +300,14 @@ def write_jsonl(ds: ray.data.Dataset, out: str | os.PathLike[str]) -> tuple[int,
     return rows, errors
 
 
-def write_parquet(ds: ray.data.Dataset, out: str | os.PathLike[str]) -> tuple[int, int]:
-    """Write ``ds`` as Parquet, one file per block, from the workers; returns (rows, rows with an error)."""
+def write_parquet(ds: ray.data.Dataset, out: str | os.PathLike[str], *, rows_per_file: int | None = None
+                  ) -> tuple[int, int]:
+    """Write ``ds`` as Parquet from the workers, one file per block or, with ``rows_per_file``, per run of blocks
+    of at least that many rows (a labeled block is one batch: 10 million rows in batches of 32 would otherwise be
+    312,500 files). File names sort in the Dataset's order. Returns (rows, rows with an error)."""
     import pyarrow.parquet as pq
 
-    ds.write_parquet(os.fspath(out))
+    ds.write_parquet(os.fspath(out), min_rows_per_file=rows_per_file)
     errors = pq.read_table(os.fspath(out), columns=["error"]).column("error")
     return len(errors), len(errors) - errors.null_count
 

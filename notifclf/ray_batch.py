@@ -20,6 +20,9 @@ def add_ray_options(p: argparse.ArgumentParser) -> None:
                    help="classifier actors, each with --threads llama.cpp threads (default 1) and as many CPUs "
                         "(default: as many as fit the cluster's CPUs with one left for reading and writing)")
     g.add_argument("--batch-size", type=int, default=32, help="rows per classify_many call in an actor (default 32)")
+    g.add_argument("--rows-per-file", type=int, default=100_000,
+                   help="Parquet output: at least this many rows a file (default 100000); each labeled block is one "
+                        "batch, so without it a file per batch")
 
 
 def _start_ray(address: str | None) -> None:
@@ -48,7 +51,10 @@ def run_batch(args: argparse.Namespace) -> int:
     import ray.data
 
     if not args.output:
-        raise notifclf_ray.RayInputError("--ray needs -o OUT: a folder for Parquet (one file per block) or a .jsonl file")
+        raise notifclf_ray.RayInputError("--ray needs -o OUT: a folder for Parquet files, or a .jsonl file")
+    if not str(args.output).endswith(".jsonl") and os.path.isdir(args.output) and os.listdir(args.output):
+        raise notifclf_ray.RayInputError(f"the output folder {args.output} is not empty; Ray would add files to what "
+                                         "is there: remove it or choose another")
     folders = load_folders_file(args.folders) if args.folders else None
     threads = args.threads or 1
     _start_ray(args.address or os.environ.get("RAY_ADDRESS"))
@@ -57,13 +63,14 @@ def run_batch(args: argparse.Namespace) -> int:
         workers = args.workers or notifclf_ray.default_concurrency(threads)
         notifclf_ray.check_pool_fits(workers, threads)
         ds, json_column = notifclf_ray.read_notifications(args.input)
-        labeled = notifclf_ray.label_dataset(ds, folders=folders, instructions=args.instructions, model=args.model,
-                                             cache_dir=args.cache_dir, batch_size=args.batch_size, concurrency=workers,
-                                             threads_per_actor=threads,
-                                             json_column=json_column)
-        write = notifclf_ray.write_jsonl if str(args.output).endswith(".jsonl") else notifclf_ray.write_parquet
+        labeled = notifclf_ray.label_dataset(
+            ds, folders=folders, instructions=args.instructions, model=args.model, cache_dir=args.cache_dir,
+            batch_size=args.batch_size, concurrency=workers, threads_per_actor=threads, json_column=json_column)
         try:
-            rows, errors = write(labeled, args.output)
+            if str(args.output).endswith(".jsonl"):
+                rows, errors = notifclf_ray.write_jsonl(labeled, args.output)
+            else:
+                rows, errors = notifclf_ray.write_parquet(labeled, args.output, rows_per_file=args.rows_per_file)
         except ray.exceptions.RayError as exc:
             print(f"notifclf: error: the Ray job failed: {_failure(exc)}", file=sys.stderr)
             return 2

@@ -51,12 +51,12 @@ def test_jsonl_folder_to_parquet_keeps_every_line_once_in_order(tiny_qwen2, fold
     (src / "b.jsonl").write_text("\n".join(b) + "\n")
     out = tmp_path / "out"
     proc = run_cli(str(src), "-o", str(out), "--ray", "--model", str(tiny_qwen2), "--folders", str(folders_file),
-                   "--batch-size", "4")
+                   "--batch-size", "4", "--rows-per-file", "8")
     assert proc.returncode == 1, proc.stderr[-3000:]  # some lines failed
     assert "classified 24, errors 2, of 26 rows" in proc.stderr
 
     files = sorted(out.glob("*.parquet"))
-    assert len(files) > 1  # one per block
+    assert len(files) > 1 and all(pq.read_metadata(f).num_rows >= 8 for f in files[:-1])
     table = pa.concat_tables(pq.read_table(f) for f in files)  # file names sort in input order
     rows = table.to_pylist()
     expected_keys = [(str(src / "a.jsonl"), n) for n in range(1, 21) if n != 5] + [(str(src / "b.jsonl"), n) for n in range(1, 8)]
@@ -87,6 +87,10 @@ def test_errors_before_and_inside_the_ray_job_exit_2_with_the_reason(tiny_qwen2,
     assert proc.returncode == 2 and "--ray needs -o OUT" in proc.stderr
     proc = run_cli(str(tmp_path / "nothing*.parquet"), "-o", str(tmp_path / "o"), "--ray")
     assert proc.returncode == 2 and "no input files" in proc.stderr
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "old.parquet").write_bytes(b"")
+    proc = run_cli(str(src), "-o", str(tmp_path / "full"), "--ray")
+    assert proc.returncode == 2 and "is not empty" in proc.stderr
     proc = run_cli(str(src), "-o", str(tmp_path / "o"), "--ray", "--model", str(tmp_path / "missing.gguf"))
     assert proc.returncode == 2
     assert "the Ray job failed: notifclf.errors.ModelNotFoundError: model file" in proc.stderr
