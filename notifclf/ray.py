@@ -43,7 +43,7 @@ except ImportError as exc:  # pragma: no cover - exercised only where the extra 
 OUTPUT_COLUMNS = ("folder", "priority", "folder_confidence", "priority_confidence", "error")
 _OUTPUT_TYPES = (pa.string(), pa.int64(), pa.float64(), pa.float64(), pa.string())
 
-# Actor fault tolerance (see the README, "Bulk labeling with Ray"). An actor that dies (killed, OOM-killed, its node
+# Actor fault tolerance (see the README, "Bulk labeling on Ray"). An actor that dies (killed, OOM-killed, its node
 # lost) is restarted without limit: deaths over a long job are independent, and a restart costs one model load from
 # the node's cache. A batch whose actor died is retried up to 3 times on a live actor; Ray Data keeps only the
 # outputs of the attempt that succeeded, so no row is lost or duplicated. The limit turns a batch that kills every
@@ -321,6 +321,6 @@ def check_pool_fits(workers: int, threads_per_actor: int) -> None:
                        workers * threads_per_actor, cpus, max(1, (cpus - _IO_CPUS_RESERVED) // threads_per_actor))
 
 
-__all__: Sequence[str] = ("ACTOR_MAX_RESTARTS", "ACTOR_MAX_TASK_RETRIES", "OUTPUT_COLUMNS", "RayInputError",
-                          "RayNotInstalledError", "default_concurrency", "input_files", "iter_records", "label_dataset",
-                          "read_notifications", "write_jsonl", "write_parquet")
+__all__ = ["ACTOR_MAX_RESTARTS", "ACTOR_MAX_TASK_RETRIES", "OUTPUT_COLUMNS", "RayInputError", "RayNotInstalledError",
+           "check_pool_fits", "default_concurrency", "input_files", "iter_records", "label_dataset", "read_notifications",
+           "write_jsonl", "write_parquet"]

@@ -80,6 +80,25 @@ def test_parquet_to_jsonl_passes_columns_through(tiny_qwen2, folders_file, tmp_p
     assert [(r["folder"], r["priority"]) for r in records] == reference(tiny_qwen2, notes)
 
 
+WITHOUT_RAY = "import sys\nsys.modules['ray'] = None  # as if Ray were not installed\n"
+
+
+def test_ray_is_imported_only_by_notifclf_ray_which_names_the_extra_when_it_is_missing(tmp_path):
+    code = "import sys, notifclf, notifclf.cli; print(sorted(m for m in ('ray', 'pyarrow') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
+
+    code = WITHOUT_RAY + "try:\n    import notifclf.ray\nexcept ImportError as exc:\n    print(type(exc).__name__, exc)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert out.startswith("RayNotInstalledError") and "pip install 'notifclf[ray]'" in out
+
+    src = tmp_path / "in.jsonl"
+    src.write_text("{}\n")
+    code = WITHOUT_RAY + "from notifclf.cli import main\nsys.exit(main(sys.argv[1:]))"
+    proc = subprocess.run([sys.executable, "-c", code, "batch", str(src), "-o", str(tmp_path / "o"), "--ray"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "pip install 'notifclf[ray]'" in proc.stderr
+
+
 def test_errors_before_and_inside_the_ray_job_exit_2_with_the_reason(tiny_qwen2, tmp_path):
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"title": "x"}) + "\n")
