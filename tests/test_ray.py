@@ -165,9 +165,7 @@ def test_input_files_takes_a_file_a_folder_or_a_glob(tmp_path):
 
 @pytest.mark.real_model
 def test_fifty_real_notifications_on_the_default_model(local_ray, real_base_gguf):
-    from conftest import SHARED_DATA
-
-    path = SHARED_DATA / "notifai" / "train.jsonl"
+    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "notifai" / "train.jsonl"  # as conftest's
     if not path.is_file():
         pytest.skip(f"{path} not present")
     with path.open(encoding="utf-8") as fh:
