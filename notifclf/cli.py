@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidNotificationError, NotifclfError
 from .folders import load_folders_file
+from .ray_batch import add_ray_options
 
 if TYPE_CHECKING:
     from .classifier import Classifier
@@ -83,6 +84,10 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
+    if args.ray:
+        from .ray_batch import run_batch
+
+        return run_batch(args)
     from tqdm.auto import tqdm
 
     from .batch_file import classify_jsonl
@@ -156,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive_int, default=16, help="notifications decoded together (default 16)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
     add_model_options(p)
+    add_ray_options(p)
     p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser("eval", help="accuracy, confusion, calibration and latency on labeled notifications (JSONL)")
