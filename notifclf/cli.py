@@ -1,4 +1,4 @@
-"""The ``notifclf`` command: classify, batch, models."""
+"""The ``notifclf`` command: classify, batch, eval, correct, corrections, models."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .cli_corrections import add_correction_commands
 from .errors import InvalidNotificationError, NotifclfError
 from .folders import load_folders_file
 from .ray_batch import add_ray_options
@@ -28,6 +29,8 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--folders", metavar="FILE.json", help='JSON list of {"name", "description"}, or an object with a "folders" key')
     p.add_argument("--instructions", help='free-text preferences, e.g. "anything from my manager Dana is priority 3"')
     p.add_argument("--threads", type=int, help="CPU threads for llama.cpp (default: all available, at most 8)")
+    p.add_argument("--corrections", metavar="FILE",
+                   help="the user's corrections store, shown to the model as examples (default: in the cache directory)")
 
 
 def classifier_from_args(args: argparse.Namespace) -> Classifier:
@@ -36,7 +39,7 @@ def classifier_from_args(args: argparse.Namespace) -> Classifier:
 
     folders = load_folders_file(args.folders) if args.folders else None
     return Classifier(args.model, folders=folders, instructions=args.instructions, cache_dir=args.cache_dir,
-                      n_threads=args.threads, progress=sys.stderr.isatty())
+                      n_threads=args.threads, progress=sys.stderr.isatty(), corrections_path=args.corrections)
 
 
 def _notification_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -124,7 +127,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         rows = [{**r, "folder": args.label_map.get(r.get("folder"), r.get("folder"))} for r in rows]
     folders = load_folders_file(args.folders) if args.folders else suite_folders
     clf = Classifier(args.model, folders=folders, instructions=args.instructions, cache_dir=args.cache_dir,
-                     n_threads=args.threads, progress=sys.stderr.isatty(), result_cache_size=0)
+                     n_threads=args.threads, progress=sys.stderr.isatty(), result_cache_size=0,
+                     corrections_path=args.corrections)
     with clf, tqdm(total=len(rows), unit="notif", disable=not args.progress) as bar:
         report = evaluate(clf, rows, progress=bar)
     print(report.table())
@@ -158,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("batch", help="classify a JSONL file; bad lines give error records, the rest are classified")
     p.add_argument("input", help="input JSONL: one notification object per line")
     p.add_argument("-o", "--output", help="output JSONL (default: stdout)")
-    p.add_argument("--batch-size", type=_positive_int, default=16, help="notifications decoded together (default 16)")
+    p.add_argument("--batch-size", type=_positive_int, default=16,
+                   help="notifications decoded together; with --ray, rows per classify_many call in an actor (default 16)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
     add_model_options(p)
     add_ray_options(p)
@@ -176,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
     add_model_options(p)
     p.set_defaults(func=cmd_eval)
+
+    add_correction_commands(sub, add_model_options, classifier_from_args, _notification_from_args)
 
     p = sub.add_parser("models", help="list known models, where each is cached, and verify them")
     p.add_argument("--cache-dir")

@@ -19,7 +19,6 @@ def add_ray_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--workers", type=int,
                    help="classifier actors, each with --threads llama.cpp threads (default 1) and as many CPUs "
                         "(default: as many as fit the cluster's CPUs with one left for reading and writing)")
-    g.add_argument("--batch-size", type=int, default=32, help="rows per classify_many call in an actor (default 32)")
     g.add_argument("--rows-per-file", type=int, default=100_000,
                    help="Parquet output: at least this many rows a file (default 100000); each labeled block is one "
                         "batch, so without it a file per batch")
