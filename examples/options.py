@@ -1,5 +1,6 @@
-"""The model options the examples share (--model, --cache-dir, --folders, --instructions, --threads), built on the
-public API only. Scripts import it as ``options`` (it sits next to them); the dashboard as ``examples.options``."""
+"""The model options the examples share (--model, --cache-dir, --folders, --instructions, --threads, --corrections),
+built on the public API only. Scripts import it as ``options`` (it sits next to them); the dashboard as
+``examples.options``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ _HELP = {
     "--folders": 'a JSON file: a list of {"name", "description"}, or an object with a "folders" key',
     "--instructions": 'free-text preferences, e.g. "anything from my manager Dana is priority 3"',
     "--threads": "CPU threads for llama.cpp (default: all available, at most 8)",
+    "--corrections": "the user's corrections store (notifclf correct, the dashboard), shown to the model as examples "
+                     "(default: in the cache directory)",
 }
 
 
@@ -25,4 +28,4 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 def classifier_from_args(args: argparse.Namespace) -> notifclf.Classifier:
     folders = notifclf.load_folders_file(args.folders) if args.folders else None
     return notifclf.Classifier(args.model, folders=folders, instructions=args.instructions, cache_dir=args.cache_dir,
-                               n_threads=args.threads, progress=sys.stderr.isatty())
+                               n_threads=args.threads, progress=sys.stderr.isatty(), corrections_path=args.corrections)

@@ -1,4 +1,5 @@
-"""The FastAPI app: the page, ``POST /classify``, ``GET``/``PUT /folders`` and ``GET /feed`` (OpenAPI at /openapi.json)."""
+"""The FastAPI app: the page, ``POST /classify``, ``GET``/``PUT /folders``, ``GET /feed``, corrections
+(``POST /feed/{id}/correct``, ``GET /corrections``, ``DELETE /corrections/{id}``); OpenAPI at /openapi.json."""
 
 from __future__ import annotations
 
@@ -48,6 +49,20 @@ class ClassifiedOut(BaseModel):
     priority_confidence: float
     android_importance: int = Field(..., description="NotificationChannel importance: 2 LOW, 3 DEFAULT, 4 HIGH")
     ios_interruption_level: str = Field(..., description="passive, active or timeSensitive")
+    corrected: bool = Field(False, description="the user moved it or changed its priority")
+
+
+class CorrectionIn(BaseModel):
+    folder: str | None = Field(None, description="where it belongs (one of the current folders)")
+    priority: Literal[1, 2, 3] | None = None
+
+
+class CorrectionOut(BaseModel):
+    id: int
+    app: str
+    title: str
+    folder: str
+    priority: Literal[1, 2, 3]
 
 
 class FeedOut(BaseModel):
@@ -97,5 +112,33 @@ def create_app(clf: notifclf.Classifier, *, feed_size: int = 200) -> FastAPI:
     @app.get("/feed", response_model=FeedOut, summary="Feed items after an id, and the current folders")
     def get_feed(after: int = 0) -> FeedOut:
         return FeedOut(folders=_folders(clf), items=[ClassifiedOut(**item) for item in feed.after(after)])
+
+    @app.post("/feed/{item_id}/correct", response_model=ClassifiedOut,
+              summary="Move a notification to another folder or change its priority: stored, and read by the model "
+                      "from the next notification on")
+    def correct(item_id: int, change: CorrectionIn) -> dict:
+        item = feed.get(item_id)
+        if item is None:
+            raise HTTPException(status_code=404, detail=f"no feed item {item_id}")
+        if change.folder is None and change.priority is None:
+            raise HTTPException(status_code=422, detail="give folder, priority or both")
+        note = notifclf.Notification(app=item["app"], title=item["title"], body=item["body"])
+        try:
+            # the label not changed stays as the card shows it
+            c = clf.correct(note, folder=change.folder or item["folder"], priority=change.priority or item["priority"])
+        except (notifclf.InvalidFoldersError, notifclf.PromptTooLongError) as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from exc
+        logger.info("corrected %s | %s -> %s p%d", note.app, note.title, c.folder, c.priority)
+        return feed.correct(item_id, c.folder, c.priority)
+
+    @app.get("/corrections", response_model=list[CorrectionOut], summary="The stored corrections, oldest first")
+    def get_corrections() -> list[CorrectionOut]:
+        return [CorrectionOut(id=c.id, app=c.notification.app, title=c.notification.title, folder=c.folder,
+                              priority=c.priority) for c in clf.corrections]
+
+    @app.delete("/corrections/{correction_id}", status_code=204, summary="Undo a correction")
+    def delete_correction(correction_id: int) -> None:
+        if not clf.forget(correction_id):
+            raise HTTPException(status_code=404, detail=f"no correction {correction_id}")
 
     return app

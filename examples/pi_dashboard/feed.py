@@ -26,12 +26,26 @@ class Feed:
             "folder_confidence": result.folder_confidence, "priority_confidence": result.priority_confidence,
             "android_importance": notifclf.android_importance(result),
             "ios_interruption_level": notifclf.ios_interruption_level(result),
+            "corrected": False,
         }
         with self._lock:
             item["id"] = self._next_id
             self._next_id += 1
             self._items.append(item)
         return item
+
+    def get(self, item_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            return next((dict(item) for item in self._items if item["id"] == item_id), None)
+
+    def correct(self, item_id: int, folder: str, priority: int) -> dict[str, Any]:
+        """The item filed as the user said (its priority's Android and iOS levels follow)."""
+        with self._lock:
+            item = next(item for item in self._items if item["id"] == item_id)
+            item.update(folder=folder, priority=priority, corrected=True,
+                        android_importance=notifclf.android_importance(priority),
+                        ios_interruption_level=notifclf.ios_interruption_level(priority))
+            return dict(item)
 
     def after(self, last_id: int) -> list[dict[str, Any]]:
         """Items with an id greater than ``last_id``, oldest first."""

@@ -10,8 +10,8 @@ from examples.pi_dashboard.app import create_app
 
 
 @pytest.fixture
-def client(tiny_qwen2):
-    clf = notifclf.Classifier(tiny_qwen2, progress=False)
+def client(tiny_qwen2, tmp_path):
+    clf = notifclf.Classifier(tiny_qwen2, progress=False, corrections_path=tmp_path / "corrections.sqlite3")
     with TestClient(create_app(clf)) as c:
         yield c
     clf.close()
@@ -63,3 +63,27 @@ def test_the_page_and_its_assets_are_served(client):
     page = client.get("/")
     assert page.status_code == 200 and 'id="columns"' in page.text
     assert client.get("/static/dashboard.js").status_code == 200
+
+
+def test_a_correction_moves_the_item_is_stored_and_can_be_undone(client):
+    item = client.post("/classify", json={"app": "FitLife Gym", "title": "Spin class at 6pm"}).json()
+    other = next(f for f in ("Promotions", "Work") if f != item["folder"])
+    moved = client.post(f"/feed/{item['id']}/correct", json={"folder": other})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["folder"] == other and moved.json()["corrected"] is True
+    assert moved.json()["priority"] == item["priority"]                 # not given: as the card shows it
+    rated = client.post(f"/feed/{item['id']}/correct", json={"priority": 3}).json()
+    assert (rated["folder"], rated["priority"], rated["android_importance"]) == (other, 3, 4)
+    stored = client.get("/corrections").json()
+    assert [(c["app"], c["folder"], c["priority"]) for c in stored] == [("FitLife Gym", other, 3)]  # one per notification
+    assert client.delete(f"/corrections/{stored[0]['id']}").status_code == 204
+    assert client.get("/corrections").json() == [] and client.delete(f"/corrections/{stored[0]['id']}").status_code == 404
+
+
+def test_bad_corrections_are_refused(client):
+    item = client.post("/classify", json={"app": "Chase", "title": "Payment received"}).json()
+    assert client.post(f"/feed/{item['id']}/correct", json={"folder": "Nope"}).status_code == 422
+    assert client.post(f"/feed/{item['id']}/correct", json={}).status_code == 422
+    assert client.post(f"/feed/{item['id']}/correct", json={"priority": 5}).status_code == 422
+    assert client.post("/feed/999/correct", json={"folder": "Work"}).status_code == 404
+    assert client.get("/corrections").json() == []

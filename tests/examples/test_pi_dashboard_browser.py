@@ -26,9 +26,10 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def dashboard(start, real_base_gguf) -> str:
+def dashboard(start, real_base_gguf, tmp_path) -> str:
     port = free_port()
-    server = start(sys.executable, "-m", "examples.pi_dashboard", "--port", str(port))
+    server = start(sys.executable, "-m", "examples.pi_dashboard", "--port", str(port),
+                   "--corrections", str(tmp_path / "corrections.sqlite3"))
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -95,6 +96,16 @@ def test_post_see_it_land_edit_folders_screenshot(browser, dashboard, tmp_path):
     page.fill("#test-form [name=body]", "Flight UA 885 to Tokyo is boarding at gate B12")
     page.click("#test-form button[type=submit]")
     column(page, "Travel").get_by_text("Flight UA 885 to Tokyo is boarding at gate B12").wait_for(timeout=120_000)
+
+    # Correct in the page: drag the incident card to Alerts, then set its priority; both are stored at once.
+    card = column(page, "Work").locator(".card", has_text="PROD DOWN - payments returning 500s")
+    card.drag_to(column(page, "Alerts"))
+    moved = column(page, "Alerts").locator(".card.corrected", has_text="PROD DOWN - payments returning 500s")
+    moved.wait_for(timeout=60_000)
+    moved.locator("select.priority-pick").select_option("1")
+    moved.locator(".badge", has_text="P1").wait_for(timeout=60_000)
+    stored = httpx.get(f"{dashboard}/corrections").json()
+    assert [(c["app"], c["title"], c["folder"], c["priority"]) for c in stored] == [("Slack", "#incidents", "Alerts", 1)]
 
     shot = tmp_path / "dashboard.png"
     page.screenshot(path=str(shot), full_page=True)

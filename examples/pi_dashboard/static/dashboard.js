@@ -1,4 +1,5 @@
-// The dashboard page: folder columns fed by polling GET /feed, a test form (POST /classify), a folder editor (PUT /folders).
+// The dashboard page: folder columns fed by polling GET /feed, a test form (POST /classify), a folder editor
+// (PUT /folders), corrections by dragging a card to another column or picking its priority (POST /feed/{id}/correct).
 "use strict";
 
 const items = new Map();          // id -> feed item
@@ -14,15 +15,29 @@ function el(tag, cls, text) {
 
 function pct(x) { return `${Math.round(x * 100)}%`; }
 
+async function correct(id, change) {
+  const res = await fetch(`/feed/${id}/correct`, {method: "POST", headers: {"Content-Type": "application/json"},
+                                                  body: JSON.stringify(change)});
+  if (!res.ok) { document.getElementById("status").textContent = await errorText(res); return; }
+  add([await res.json()]);
+  render();
+}
+
 function card(item) {
-  const c = el("article", "card");
+  const c = el("article", item.corrected ? "card corrected" : "card");
   c.dataset.id = item.id;
+  c.draggable = true;  // drag to another column: a correction the model reads from the next notification on
+  c.ondragstart = (event) => event.dataTransfer.setData("text/plain", String(item.id));
   c.append(el("div", "app", item.app || "?"), el("div", "title", item.title));
   if (item.body) c.append(el("div", "body", item.body));
   const meta = el("div", "meta");
   const badge = el("span", `badge p${item.priority}`, `P${item.priority}`);
   badge.title = `Android importance ${item.android_importance}, iOS ${item.ios_interruption_level}`;
-  meta.append(badge, el("span", "confidence", `folder ${pct(item.folder_confidence)} · priority ${pct(item.priority_confidence)}`));
+  const pick = el("select", "priority-pick");
+  pick.title = "Correct the priority";
+  for (const p of [1, 2, 3]) { const o = el("option", "", `P${p}`); o.value = p; o.selected = p === item.priority; pick.append(o); }
+  pick.onchange = () => correct(item.id, {priority: Number(pick.value)});
+  meta.append(badge, pick, el("span", "confidence", `folder ${pct(item.folder_confidence)} · priority ${pct(item.priority_confidence)}`));
   c.append(meta);
   return c;
 }
@@ -30,6 +45,13 @@ function card(item) {
 function column(name, cls) {
   const col = el("div", cls);
   col.dataset.folder = name;
+  if (cls.includes("earlier")) return col;  // not a folder of the current set: nothing can be filed there
+  col.ondragover = (event) => event.preventDefault();
+  col.ondrop = (event) => {
+    event.preventDefault();
+    const id = Number(event.dataTransfer.getData("text/plain"));
+    if (id && items.get(id) && items.get(id).folder !== name) correct(id, {folder: name});
+  };
   const h = el("h2");
   h.append(el("span", "", name), el("span", "count muted", "0"));
   col.append(h);
