@@ -20,6 +20,9 @@ log = logging.getLogger("notifclf.convert")
 #: Output types: name -> llama.cpp ftype constant name (None: the float intermediate is the output).
 QUANT_TYPES: dict[str, str | None] = {
     "Q4_K_M": "LLAMA_FTYPE_MOSTLY_Q4_K_M",
+    # Q4_0 and IQ4_NL: llama.cpp repacks them at load time into interleaved layouts for AVX2 / ARM NEON kernels
+    "Q4_0": "LLAMA_FTYPE_MOSTLY_Q4_0",
+    "IQ4_NL": "LLAMA_FTYPE_MOSTLY_IQ4_NL",
     "Q5_K_M": "LLAMA_FTYPE_MOSTLY_Q5_K_M",
     "Q6_K": "LLAMA_FTYPE_MOSTLY_Q6_K",
     "Q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0",

@@ -21,6 +21,8 @@ from convert.manifest import manifest_path, verify
 # adapter merged the error would be 0.87 and the correlation 0.63, so these bounds also check the merge.
 @pytest.mark.parametrize(("quant", "types", "max_err", "min_corr"), [
     ("Q4_K_M", {"Q4_K", "Q6_K"}, 0.3, 0.97),
+    ("Q4_0", {"Q4_0", "Q6_K"}, 0.3, 0.97),
+    ("IQ4_NL", {"IQ4_NL", "Q6_K"}, 0.3, 0.97),
     ("Q5_K_M", {"Q5_K", "Q6_K"}, 0.2, 0.99),
     ("Q8_0", {"Q8_0"}, 0.05, 0.999),
     ("F16", {"F16"}, 0.003, 0.99999),
