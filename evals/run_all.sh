@@ -11,7 +11,9 @@ OUT=${OUT:-runs/eval}
 PY=${PY:-.venv/bin/python}
 MODEL_ARGS=(); [ -n "${MODEL:-}" ] && MODEL_ARGS=(--model "$MODEL")
 mkdir -p "$OUT"
-ev() { local name=$1; shift; $PY -m notifclf eval "$@" "${MODEL_ARGS[@]}" --no-progress --report "$OUT/$name.json" > "$OUT/$name.txt"; }
+# --corrections names a store that does not exist: the figures are the model's own, not the user's corrections'.
+ev() { local name=$1; shift; $PY -m notifclf eval "$@" "${MODEL_ARGS[@]}" --corrections "$OUT/none.sqlite3" --no-progress \
+  --report "$OUT/$name.json" > "$OUT/$name.txt"; }
 
 ev dev "$DATA" --dev-split
 ev dev-renamed "$DATA" --dev-split --folders evals/renamed-defaults.folders.json \

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,7 +49,9 @@ def score(clf: notifclf.Classifier, cases: list[dict], *, batch: int = 8) -> dic
 
 
 def run(model: str | None, data_dir: Path, only: str | None) -> dict:
-    clf = notifclf.Classifier(model, progress=False, result_cache_size=0)
+    # a store that does not exist: the figures are the model's own, whatever corrections the user has stored
+    clf = notifclf.Classifier(model, progress=False, result_cache_size=0,
+                              corrections_path=Path(tempfile.mkdtemp()) / "none.sqlite3")
     report: dict = {"model": str(model or "default"), "sets": {}}
     try:
         for folders_file in sorted(data_dir.glob("*.folders.json")):

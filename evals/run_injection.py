@@ -13,6 +13,7 @@ an output is *valid* when it satisfies the folder set's JSON schema. Cases the m
 from __future__ import annotations
 
 import argparse
+import tempfile
 import json
 import sys
 from collections import Counter
@@ -64,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--suite", type=Path, nargs="+", action="extend", help="suite files (default: both suites)")
     ap.add_argument("--verbose", action="store_true", help="list every case on stderr, not only those followed")
     args = ap.parse_args(argv)
-    clf = notifclf.Classifier(args.model, progress=False, result_cache_size=0)
+    # a corrections store that does not exist: the model's own answers, whatever the user has corrected
+    clf = notifclf.Classifier(args.model, progress=False, result_cache_size=0,
+                              corrections_path=Path(tempfile.mkdtemp()) / "none.sqlite3")
     total: Counter[str] = Counter()
     for path in args.suite or SUITES:
         cases, folders = load_labeled(path)
