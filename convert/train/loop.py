@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import time
 from pathlib import Path
@@ -12,6 +11,8 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
+
+from notifclf.files import atomic_write
 
 from .batches import Batch
 from .model import body_and_head
@@ -108,19 +109,20 @@ BASE_MODEL_ID = "Qwen/Qwen2.5-Coder-0.5B-Instruct"
 
 def publish_adapter(adapter_dir: Path, out_dir: Path, half: bool = True) -> None:
     """Copy the adapter into out_dir; ``half`` stores the LoRA weights as float16 (half the size, same results)."""
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    from safetensors.torch import save
+
     cfg = json.loads((adapter_dir / "adapter_config.json").read_text())
     cfg["base_model_name_or_path"] = BASE_MODEL_ID
-    (out_dir / "adapter_config.json.tmp").write_text(json.dumps(cfg, indent=2, sort_keys=True))
-    os.replace(out_dir / "adapter_config.json.tmp", out_dir / "adapter_config.json")
+    with atomic_write(out_dir / "adapter_config.json", "w") as fh:
+        fh.write(json.dumps(cfg, indent=2, sort_keys=True))
     tensors = load_file(str(adapter_dir / "adapter_model.safetensors"))
     if half:
         tensors = {k: v.to(torch.float16).contiguous() for k, v in tensors.items()}
-    save_file(tensors, str(out_dir / "adapter_model.safetensors.tmp"), metadata={"format": "pt"})
-    os.chmod(out_dir / "adapter_model.safetensors.tmp", 0o644)
-    os.replace(out_dir / "adapter_model.safetensors.tmp", out_dir / "adapter_model.safetensors")
+    with atomic_write(out_dir / "adapter_model.safetensors") as fh:
+        fh.write(save(tensors, metadata={"format": "pt"}))
 
 
 def train(model, sampler, device: torch.device, pad_id: int, *, run_dir: Path, out_dir: Optional[Path],

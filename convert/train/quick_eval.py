@@ -19,7 +19,7 @@ import torch
 
 from notifclf.folders import DEFAULT_FOLDERS
 from notifclf.prompt import training_answer
-from notifclf.schema import PRIORITIES
+from notifclf.schema import PRIORITIES, allowed_next_tokens
 
 from ..hf_tokenizer import bytes_to_unicode
 from .batches import ExampleBuilder, Scenario
@@ -46,17 +46,11 @@ class TokenBytes:
             if b not in self.by_bytes or tid < self.by_bytes[b]:
                 self.by_bytes[b] = tid
         self.bytes_of = {tid: b for b, tid in self.by_bytes.items()}
+        self.ids_of = {b: (tid,) for b, tid in self.by_bytes.items()}
+        self.max_piece_len = max(map(len, self.by_bytes), default=0)
 
     def allowed(self, done: bytes, targets: Sequence[bytes]) -> set[int]:
-        out = set()
-        for s in targets:
-            if s.startswith(done) and len(s) > len(done):
-                rem = s[len(done):]
-                for k in range(1, len(rem) + 1):
-                    tid = self.by_bytes.get(rem[:k])
-                    if tid is not None:
-                        out.add(tid)
-        return out
+        return allowed_next_tokens(done, targets, self.ids_of, self.max_piece_len)
 
 
 @dataclass

@@ -13,6 +13,8 @@ def _tb(pieces):
     tb = TokenBytes.__new__(TokenBytes)
     tb.by_bytes = {p.encode(): i for i, p in enumerate(pieces)}
     tb.bytes_of = {i: p.encode() for i, p in enumerate(pieces)}
+    tb.ids_of = {b: (i,) for b, i in tb.by_bytes.items()}
+    tb.max_piece_len = max(map(len, tb.by_bytes))
     return tb
 
 
