@@ -19,7 +19,8 @@ $PY - "$RUN" <<'PY'
 import json, sys
 from pathlib import Path
 run = Path(sys.argv[1])
-batch = json.loads((run / "ckpt" / "state.json").read_text())["examples"] / json.loads((run / "ckpt" / "state.json").read_text())["step"]
+state = json.loads((run / "ckpt" / "state.json").read_text())
+batch = state["examples"] / state["step"]
 print(f"{'step':>6}{'examples':>10}{'hand-written sets':>19}{'sampled concepts':>18}{'held-out rows, defaults':>25}")
 for d in sorted((run / "curve").glob("step-*"), key=lambda p: int(p.name.split("-")[1])):
     sets = json.loads((d / "heldout.json").read_text())["sets"]
