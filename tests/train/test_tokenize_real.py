@@ -62,7 +62,7 @@ def test_training_ids_match_runtime_tokenizer(both, row):
 def test_training_treats_added_tokens_in_user_text_like_the_runtime(both):
     """Qwen2.5's <tool_call> is an added, non-special token: HF keeps it even with split_special_tokens, llama.cpp's
     parse_special=false too; the runtime re-splits it (LlamaRuntime.tokenize_data) and training must do the same."""
-    from notifclf.llama_runtime import LlamaRuntime
+    from notifclf.engine.runtime import LlamaRuntime
 
     builder, _, _ = both
     rt = LlamaRuntime(GGUF, n_threads=1)
