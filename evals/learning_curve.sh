@@ -23,6 +23,8 @@ state = json.loads((run / "ckpt" / "state.json").read_text())
 batch = state["examples"] / state["step"]
 print(f"{'step':>6}{'examples':>10}{'hand-written sets':>19}{'sampled concepts':>18}{'held-out rows, defaults':>25}")
 for d in sorted((run / "curve").glob("step-*"), key=lambda p: int(p.name.split("-")[1])):
+    if not (d / "heldout.json").exists():  # an evaluation that was interrupted: rerun the script to finish it
+        continue
     sets = json.loads((d / "heldout.json").read_text())["sets"]
     def mean(pred):
         rs = [r for n, r in sets.items() if pred(n)]
