@@ -5,7 +5,7 @@ A batch shares one system prompt, so its KV state is computed once. ``BatchSampl
 
 * folder set (``folder_sets.py``): 30% the defaults (as shipped or varied), 20% defaults + category folders, 50%
   folder sets built from the taxonomy;
-* 30% of batches state 1-3 preferences (``preferences.py``); about half the rows are ones a preference decides;
+* 40% of batches state 1-3 preferences (``preferences.py``); about half the rows are ones a preference decides;
 * 35% carry 1-24 worked examples of the user's own sorting; in half of those the examples follow an unstated
   convention (an app, sender or topic filed or rated differently), shown by 1-5 examples, and the rows it touches
   follow it too; otherwise the examples are ordinary and change nothing;
@@ -222,7 +222,7 @@ class BatchSampler:
         fs = self.folder_sets.sample(rng)
         names = [f.name for f in fs.folders]
         prefs: list[Preference] = []
-        if rng.random() < 0.3:
+        if rng.random() < 0.4:
             for _ in range(rng.choice([1, 1, 2, 3])):
                 prefs.append(sample_preference(rng, names, self.app_names, self.senders, self.topics))
         with_examples = rng.random() < 0.35

@@ -9,8 +9,8 @@ categories, default NotifAI folders, or everything no other folder takes (a catc
 3. else the catch-all, if any, when the row's category is known (an unknown row might fit a folder);
 4. else the row is skipped.
 
-Rows without a category are used only in sets without category folders. Names are sometimes meaningful, sometimes
-opaque or unrelated, so a name never stands for one meaning; descriptions are written from the categories' phrases
+Rows without a category are used only in sets without category folders. Names of taxonomy sets are meaningful in
+half of them, opaque (A, Box 3) or unrelated words (Kiwi) in the other half, so a name never stands for one meaning; descriptions are written from the categories' phrases
 in several styles and two languages. Held-out categories (``holdout.py``) never appear in a sampled set.
 """
 
@@ -208,8 +208,8 @@ class FolderSetSampler:
         free = set(self.allowed)
         specs: list[FolderSpec] = []
         naming = rng.random()
-        opaque = list(rng.choice(OPAQUE_NAME_SETS)) if naming < 0.2 else None
-        unrelated = rng.sample(UNRELATED_NAMES, 10) if 0.2 <= naming < 0.35 else None
+        opaque = list(rng.choice(OPAQUE_NAME_SETS)) if naming < 0.25 else None
+        unrelated = rng.sample(UNRELATED_NAMES, 10) if 0.25 <= naming < 0.5 else None
         while len(specs) < n and free:
             cats, group, excluded = self._folder_cats(rng, free)
             free -= set(cats)
