@@ -1,10 +1,14 @@
-"""Speed benchmark: naive llama-cpp-python vs notifclf classify / classify_many vs the floor, side by side.
+"""Speed benchmark: naive llama-cpp-python vs notifclf classify / classify_many vs two floors, side by side.
 
     python benchmarks/bench.py [--model NAME_OR_PATH] [--rounds 3] [--notes 16] [--data ../shared/data/notifai/train.jsonl]
 
 Methods run in interleaved rounds (a new random order each round) over the same notifications, so machine noise hits
 them alike; per-notification medians over rounds are printed with their ratios. Cold start (import to first result,
 model already cached) and peak RSS are measured in fresh child processes that load notifclf only.
+
+The floors: the notification's own tokens; and those plus the fixed text every method must evaluate after them
+before the answer's first choice (end of turn, assistant header, ``{"folder": "``), in one decode with one logits
+row: the least any method that decodes the answer after the notification can do.
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ import notifclf
 from notifclf.engine.runtime import LlamaRuntime
 from notifclf.models.store import resolve_model
 from notifclf.prompt import system_prompt, user_message
+from notifclf.schema import render_answer
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "notifai" / "train.jsonl"
+FLOOR = "floor: notification tokens only"
+FLOOR2 = "floor: notification + fixed suffix"
 
 CHILD = r"""
 import resource, sys, time
@@ -72,17 +79,30 @@ def naive_runner(model_path: Path, folders, threads: int | None):
     return run
 
 
-def floor_runner(clf: notifclf.Classifier, threads: int | None) -> tuple[LlamaRuntime, Callable[[dict], int]]:
-    """Evaluate only the notification's own tokens on top of the system prompt (decoded once): the least any method
-    can do. Its own llama.cpp context, sized and fed with exactly the tokens ``clf.inspect`` reports."""
+def answer_scaffold(rt: LlamaRuntime, folders) -> list[int]:
+    """The answer tokens every folder's answer starts with (``{"folder": "``): fixed text, decoded by any method."""
+    answers = [rt.tokenize(render_answer(f.name, 1), special=False) for f in folders]
+    n = 0
+    while all(len(a) > n and a[n] == answers[0][n] for a in answers):
+        n += 1
+    return answers[0][:n]
+
+
+def floor_runner(clf: notifclf.Classifier, threads: int | None,
+                 with_suffix: bool) -> tuple[LlamaRuntime, Callable[[dict], int]]:
+    """Evaluate, on top of the system prompt (decoded once), the notification's own tokens, and with ``with_suffix``
+    also the fixed text after them (end of turn, assistant header, the answer's ``{"folder": "``) in the same batch:
+    the least any method that reads the answer after the notification can do. One logits row, as a method needs at
+    least. Its own llama.cpp context, sized and fed with exactly the tokens ``clf.inspect`` reports."""
     seen = clf.inspect({})
     rt = LlamaRuntime(clf.model_path, n_threads=threads)
     rt.open_context(n_ctx=seen.context_size, n_batch=512)
     n_prefix = len(seen.prefix_tokens)
     rt.decode_sequence(list(seen.prefix_tokens), start=0)
+    fixed = list(seen.suffix_tokens) + answer_scaffold(rt, clf.folders) if with_suffix else []
 
     def run(note: dict) -> int:
-        tokens = list(clf.inspect(note).user_tokens)
+        tokens = list(clf.inspect(note).user_tokens) + fixed
         rt.truncate(-1, n_prefix)
         rt.decode_sequence(tokens, start=n_prefix)
         return len(tokens)
@@ -106,13 +126,15 @@ def main() -> int:
     grammar = notifclf.Classifier(model_path, n_threads=args.threads, progress=False, result_cache_size=0, decoding="grammar")
     folders = fast.folders
     naive = naive_runner(model_path, folders, args.threads)
-    floor_rt, floor = floor_runner(fast, args.threads)
+    floor_rt, floor = floor_runner(fast, args.threads, with_suffix=False)
+    floor2_rt, floor2 = floor_runner(fast, args.threads, with_suffix=True)
     methods = {
         "naive create_chat_completion+json_schema": lambda: [naive(n) for n in notes],
         "notifclf grammar decoding": lambda: [grammar.classify(n) for n in notes],
         "notifclf classify": lambda: [fast.classify(n) for n in notes],
         "notifclf classify_many": lambda: fast.classify_many(notes),
-        "floor: notification tokens only": lambda: [floor(n) for n in notes],
+        FLOOR: lambda: [floor(n) for n in notes],
+        FLOOR2: lambda: [floor2(n) for n in notes],
     }
     for run in methods.values():  # warm-up: caches the system prompt everywhere
         run()
@@ -130,13 +152,15 @@ def main() -> int:
     grammar_results = [grammar.classify(n) for n in notes]
     naive_results = [naive(n) for n in notes]
     n_tokens = statistics.fmean(floor(n) for n in notes)
+    n_tokens2 = statistics.fmean(floor2(n) for n in notes)
 
     med = {name: statistics.median(v) for name, v in times.items()}
     print(f"model {model_path.name}; {len(notes)} notifications x {args.rounds} interleaved rounds; "
-          f"threads {floor_rt.n_threads}; mean notification tokens {n_tokens:.1f}")
-    print(f"{'method':<44}{'ms/notif (median)':>18}{'min':>8}{'max':>8}{'x floor':>9}")
+          f"threads {floor_rt.n_threads}; mean tokens: notification {n_tokens:.1f}, with the fixed suffix {n_tokens2:.1f}")
+    print(f"{'method':<50}{'ms/notif (median)':>18}{'min':>8}{'max':>8}{'x floor':>9}{'x floor+suffix':>16}")
     for name, v in times.items():
-        print(f"{name:<44}{med[name]:>18.1f}{min(v):>8.1f}{max(v):>8.1f}{med[name] / med['floor: notification tokens only']:>9.2f}")
+        print(f"{name:<50}{med[name]:>18.1f}{min(v):>8.1f}{max(v):>8.1f}{med[name] / med[FLOOR]:>9.2f}"
+              f"{med[name] / med[FLOOR2]:>16.2f}")
     print(f"speed-up of classify over naive: {med['naive create_chat_completion+json_schema'] / med['notifclf classify']:.2f}x")
     print(f"throughput of classify_many over classify: {med['notifclf classify'] / med['notifclf classify_many']:.2f}x")
     agree = sum(a == b for a, b in zip(fast_results, grammar_results))
@@ -146,6 +170,7 @@ def main() -> int:
     fast.close()
     grammar.close()
     floor_rt.close()
+    floor2_rt.close()
 
     child = [json.loads(subprocess.run([sys.executable, "-c", CHILD, str(model_path), json.dumps(notes)], check=True,
                                        capture_output=True, text=True).stdout) for _ in range(3)]

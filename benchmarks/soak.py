@@ -67,7 +67,7 @@ def run(clf: notifclf.Classifier, first: int, stop: int, batch: int) -> int:
 
 def soak(args: argparse.Namespace) -> dict[str, Any]:
     clf = notifclf.Classifier(args.model, progress=False, result_cache_size=args.result_cache_size,
-                              n_threads=args.threads)
+                              n_threads=args.threads, decoding=args.decoding)
     invalid = run(clf, 0, args.warmup, args.batch)
     start, t0 = rss_mb(), time.perf_counter()
     samples = [(0, 0.0, start)]
@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: its own choice)")
     ap.add_argument("--result-cache-size", type=int, default=256)
+    ap.add_argument("--decoding", choices=("fast", "grammar"), default="fast")
     ap.add_argument("--max-seconds", type=float, default=900.0, help="stop early after this long (after the warm-up)")
     ap.add_argument("--samples", type=int, default=10, help="RSS samples after the warm-up")
     ap.add_argument("--json", action="store_true", help="print only the JSON summary")

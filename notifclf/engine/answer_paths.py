@@ -1,11 +1,12 @@
 """The token structure of every answer a folder set allows, for choosing an answer from logits.
 
 Each answer ``{"folder": NAME, "priority": P}`` is tokenized the canonical way (as in training). The part before the
-priority digit (the *head*) of every folder forms a token trie. Decoding walks the trie: where folders share a node,
-the model's logits choose; once a folder is decided the rest of its head is forced, and the digit is chosen from
-three logits. For each node the set of tokens the output grammar would allow there is precomputed, so the walk can
-check that greedy grammar-constrained decoding would pick the same canonical token; when it would not, the caller
-falls back to real grammar decoding.
+priority digit (the *head*) of every folder forms a token trie. Decoding walks the trie with *jump-forward*: where a
+node has one child, the text that follows is fixed by the grammar (the JSON scaffold, the rest of a decided name),
+so its canonical token is appended without asking the model; only at *branch* nodes (where folders part, and at
+the priority digit) do the model's logits choose. For each branch node the set of tokens the output grammar would
+allow there is precomputed, so the walk can check that greedy grammar-constrained decoding would pick a canonical
+token; when it would not, the caller falls back to grammar decoding (which jumps forward the same way).
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ class TrieNode:
     def shared(self) -> bool:
         return len(self.folders) > 1
 
+    @property
+    def branches(self) -> bool:
+        """The model chooses here: several children (folders part), or the end of a head (the priority digit)."""
+        return len(self.children) != 1
+
 
 @dataclass(frozen=True)
 class AnswerPaths:
@@ -39,6 +45,13 @@ class AnswerPaths:
     heads: tuple[tuple[int, ...], ...]  # per folder: tokens before the priority digit
     digits: tuple[int, ...]  # token of "1", "2", "3" at the digit position
     shared_nodes: tuple[TrieNode, ...]  # non-root nodes on the path of several folders, parents before children
+
+    def forced_from(self, node: TrieNode) -> list[TrieNode]:
+        """The nodes jumped to from ``node`` while it has one child: ``node`` itself first, the first branch last."""
+        chain = [node]
+        while not chain[-1].branches:
+            chain.append(next(iter(chain[-1].children.values())))
+        return chain
 
     def path(self, folder: int) -> list[TrieNode]:
         """The nodes of ``folder``'s head, root first."""

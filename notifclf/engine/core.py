@@ -156,7 +156,7 @@ class Engine:
             rt.open_context(n_ctx=wanted_ctx, n_batch=self._n_batch, n_seq_max=_N_SEQ_MAX)
             self._prefixes.clear()
         paths = None
-        if self._decoding == "fast" and len(setup.folders) < _N_SEQ_MAX:
+        if len(setup.folders) < _N_SEQ_MAX:  # the fast path's trie; grammar decoding jumps forward along it too
             index, longest = rt.piece_index()
             paths = build_answer_paths([f.name for f in setup.folders], lambda t: rt.tokenize(t, special=False),
                                        rt.piece, index, longest)
@@ -203,7 +203,7 @@ class Engine:
             pieces = self.render(prepared.setup, note)
             tails.append(rt.tokenize_data(pieces.user)[: self.max_notification_tokens]
                          + rt.tokenize(pieces.suffix, special=True))
-        if prepared.paths is None:
+        if prepared.paths is None or self._decoding == "grammar":
             return [self._grammar_result(prepared, n_prefix, tail, None) for tail in tails]
         results: list[Classification] = []
         for group in self._groups(prepared.paths, tails):
@@ -238,22 +238,34 @@ class Engine:
 
     def _grammar_result(self, prepared: _Prepared, n_prefix: int, tail: list[int],
                         folder_probs: np.ndarray | None) -> Classification:
-        """Grammar-constrained greedy decoding of one notification in sequence 0."""
+        """Grammar-constrained greedy decoding of one notification in sequence 0. While the answer is on the
+        canonical token trie, text the grammar fixes is jumped over as the fast path does (same results)."""
         self._counts["grammar"] += 1
         rt = self.runtime
         rt.truncate(-1, n_prefix)
-        rt.decode_sequence(tail, start=n_prefix)
-        n_past = n_prefix + len(tail)
+        paths = prepared.paths
+        node = paths.root if paths is not None else None
         sampler = prepared.sampler
         sampler.reset()
+        pending, n_past = list(tail), n_prefix
         out = bytearray()
         digit_probs = None
         heads = {render_answer(f.name, 1).encode("utf-8")[:-2] for f in prepared.setup.folders}  # text before the digit
         for _ in range(prepared.max_answer_tokens):
-            if prepared.paths is not None and bytes(out) in heads:
-                digit_probs = priority_probs(rt.logits(-1), prepared.paths.digits)
+            if paths is not None and node is not None and not node.branches:
+                jumped = paths.forced_from(node)[1:]
+                for forced in jumped:
+                    sampler.accept(forced.token)
+                    out += rt.piece(forced.token)
+                    pending.append(forced.token)
+                node = jumped[-1]
+            rt.decode_sequence(pending, start=n_past)
+            n_past += len(pending)
+            if paths is not None and bytes(out) in heads:
+                digit_probs = priority_probs(rt.logits(-1), paths.digits)
             token = sampler.sample(-1)
             out += rt.piece(token)
+            node = node.children.get(token) if node is not None else None  # None once off the canonical tokens
             if out.endswith(b"}"):
                 try:
                     data = json.loads(out.decode("utf-8"))
@@ -262,8 +274,7 @@ class Engine:
                 if isinstance(data, dict):
                     rt.truncate(-1, n_prefix)
                     return _result(prepared, data["folder"], data["priority"], folder_probs, digit_probs)
-            rt.decode_sequence([token], start=n_past)
-            n_past += 1
+            pending = [token]
         raise OutputValidationError(f"the answer did not complete within {prepared.max_answer_tokens} tokens: {bytes(out)!r}")
 
 

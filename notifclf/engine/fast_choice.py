@@ -1,11 +1,12 @@
 """Choose folder and priority from logits restricted to the allowed tokens, several notifications per decode.
 
 Phase 1 decodes, for every notification of a group, its own tokens plus the answer-trie nodes that several folders
-share, each folder of each notification in its own sequence on top of the cached system prompt. The logits there
-decide the folder (and give the folder distribution). Phase 2 decodes the rest of each chosen folder's head in one
-batch; its last logits give the priority. Where greedy grammar decoding would pick a token off the canonical path,
-the notification is returned as ``None`` so the caller decodes it with the grammar instead: results are always
-those of greedy grammar-constrained decoding.
+share, each folder of each notification in its own sequence on top of the cached system prompt. Logits are computed
+only at branch nodes (where folders part): they decide the folder and give the folder distribution; the nodes in
+between are text the grammar fixes, jumped over (see :mod:`.answer_paths`). Phase 2 decodes the rest of each chosen
+folder's head in one batch, with logits only at its end: they give the priority. Where greedy grammar decoding would
+pick a token off the canonical path at a branch, the choice is marked inexact so the caller decodes it with the
+grammar instead (which jumps forward the same way): results are always those of greedy grammar-constrained decoding.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def _folder_probs(paths: AnswerPaths, logits_of: dict[int, np.ndarray]) -> np.nd
     """P(folder) from the restricted softmax at every node shared by several folders, renormalised over folders."""
     logp = np.zeros(len(paths.heads))
     for node in (paths.root, *paths.shared_nodes):
-        if not node.shared:
+        if not (node.shared and node.branches):
             continue
         scores, _ = log_softmax_at(logits_of[id(node)], node.allowed)
         for child in node.children.values():
@@ -45,13 +46,17 @@ def _folder_probs(paths: AnswerPaths, logits_of: dict[int, np.ndarray]) -> np.nd
 
 
 def _walk_shared(root: TrieNode, logits_of: dict[int, np.ndarray]) -> TrieNode | None:
-    """Follow greedy picks through the shared nodes; the first single-folder node, or None if greedy leaves the trie."""
+    """Follow greedy picks through the shared nodes (jumping over forced ones); the first single-folder node, or None
+    if greedy leaves the trie."""
     node = root
     while node.shared:
-        _, best = log_softmax_at(logits_of[id(node)], node.allowed)
-        child = node.children.get(best)
-        if child is None:
-            return None
+        if node.branches:
+            _, best = log_softmax_at(logits_of[id(node)], node.allowed)
+            child = node.children.get(best)
+            if child is None:
+                return None
+        else:
+            child = next(iter(node.children.values()))
         node = child
     return node
 
@@ -67,12 +72,14 @@ def choose(rt: LlamaRuntime, paths: AnswerPaths, n_prefix: int, tails: Sequence[
         for seq in seqs:
             rt.share_prefix(0, seq, n_prefix)
         last = len(tail) - 1
-        items += [(t, n_prefix + i, seqs, i == last) for i, t in enumerate(tail)]
-        owners.append((j, paths.root))
+        items += [(t, n_prefix + i, seqs, i == last and paths.root.branches) for i, t in enumerate(tail)]
+        if paths.root.branches:
+            owners.append((j, paths.root))
         answer_start = n_prefix + len(tail)
         for node in paths.shared_nodes:
-            items.append((node.token, answer_start + node.depth - 1, tuple(seqs[f] for f in node.folders), True))
-            owners.append((j, node))
+            items.append((node.token, answer_start + node.depth - 1, tuple(seqs[f] for f in node.folders), node.branches))
+            if node.branches:
+                owners.append((j, node))
     rows = rt.decode(items)
     logits: list[dict[int, np.ndarray]] = [{} for _ in tails]
     for row, (j, node) in zip(rows, owners):
@@ -91,8 +98,8 @@ def choose(rt: LlamaRuntime, paths: AnswerPaths, n_prefix: int, tails: Sequence[
         answer_start = n_prefix + len(tail)
         path = paths.path(folder)
         for step in path[max(node.depth, 1):]:
-            phase2.append((step.token, answer_start + step.depth - 1, (seq,), True))
-            phase2_owner.append((j, step))
+            phase2.append((step.token, answer_start + step.depth - 1, (seq,), step is path[-1]))
+        phase2_owner.append((j, path[-1]))
     if phase2:
         for row, (j, node) in zip(rt.decode(phase2), phase2_owner):
             logits[j][id(node)] = rt.logits(row)
@@ -101,7 +108,7 @@ def choose(rt: LlamaRuntime, paths: AnswerPaths, n_prefix: int, tails: Sequence[
     for j in range(len(tails)):
         folder_probs = _folder_probs(paths, logits[j])
         found = decided[j]
-        finished = _finish(paths, found[0], found[1], logits[j]) if found else None
+        finished = _priority(paths, found[0], logits[j]) if found else None
         if finished is None:
             choices.append(Choice(folder=-1, priority_index=-1, folder_probs=folder_probs, priority_probs=None, exact=False))
         else:
@@ -117,13 +124,10 @@ def priority_probs(logits: np.ndarray, digits: Sequence[int]) -> np.ndarray:
     return probs / probs.sum()
 
 
-def _finish(paths: AnswerPaths, folder: int, first: TrieNode, logits_of: dict[int, np.ndarray]) -> tuple[int, np.ndarray] | None:
-    """Check the forced rest of the head against greedy picks, then pick the priority digit."""
+def _priority(paths: AnswerPaths, folder: int, logits_of: dict[int, np.ndarray]) -> tuple[int, np.ndarray] | None:
+    """The priority digit greedy grammar decoding picks at the end of ``folder``'s head (the rest of the head is
+    forced), or None if it would pick a token other than a lone digit."""
     path = paths.path(folder)
-    for node, nxt in zip(path[first.depth:], path[first.depth + 1:]):
-        _, best = log_softmax_at(logits_of[id(node)], node.allowed)
-        if best != nxt.token:
-            return None
     leaf_logits = logits_of[id(path[-1])]
     _, best = log_softmax_at(leaf_logits, path[-1].allowed)
     if best not in paths.digits:

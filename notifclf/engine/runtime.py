@@ -235,6 +235,10 @@ class GrammarSampler:
         """Pick and accept the best grammar-allowed token from output ``index`` of the last decode."""
         return int(C.llama_sampler_sample(self._chain, self._runtime._ctx, index))
 
+    def accept(self, token: int) -> None:
+        """Advance the grammar over ``token`` without sampling (jump-forward over text the grammar fixes)."""
+        C.llama_sampler_accept(self._chain, token)
+
     def close(self) -> None:
         if getattr(self, "_chain", None):
             C.llama_sampler_free(self._chain)
