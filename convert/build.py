@@ -54,6 +54,21 @@ def _base_types(model: BaseModel, quant: str, keep: bool | None) -> dict[str, in
     return model.tensor_types() or None
 
 
+def _override_types(overrides: dict[str, str], names: set[str]) -> dict[str, int]:
+    """Tensor name -> ggml type id for ``--tensor-type NAME=TYPE``; unknown tensors or types are errors."""
+    from gguf import GGMLQuantizationType
+
+    out = {}
+    for name, type_name in overrides.items():
+        if name not in names:
+            raise ConvertError(f"--tensor-type: the base has no tensor {name!r}")
+        try:
+            out[name] = int(GGMLQuantizationType[type_name.upper()])
+        except KeyError:
+            raise ConvertError(f"--tensor-type {name}={type_name}: unknown ggml type (e.g. Q8_0, Q6_K, F16)") from None
+    return out
+
+
 _STALE_S = 3600
 
 
@@ -97,6 +112,7 @@ def build_model(
     threads: int | None = None,
     keep_base_types: bool | None = None,
     copy_unchanged: bool = True,
+    tensor_type_overrides: dict[str, str] | None = None,
 ) -> Path:
     """Merge the PEFT LoRA ``adapter`` into ``base``, quantize to ``quant`` and write ``out`` plus its manifest.
 
@@ -106,7 +122,8 @@ def build_model(
     quantized GGUF base instead of llama.cpp's own mix; by default (None) it does so when the base is a GGUF
     of the same quant type. In that mode the quantized tensors the adapter does not change are copied byte
     for byte (unless ``copy_unchanged`` is False), so only the merged tensors are re-quantized.
-    Returns the output path. Raises :class:`convert.errors.ConvertError`.
+    ``tensor_type_overrides`` (tensor name -> type name, e.g. ``{"output.weight": "Q8_0"}``) pins single tensors
+    on top of either mix. Returns the output path. Raises :class:`convert.errors.ConvertError`.
     """
     quant = normalize_quant(quant)
     out = Path(out).absolute()
@@ -125,9 +142,13 @@ def build_model(
                  model.block_count, adapter, len(lora.pairs))
         tensor_types = _base_types(model, quant, keep_base_types)
         merger = MergedModel(model, lora.pairs)
+        overrides = _override_types(tensor_type_overrides or {}, {s.name for s in specs})
         raw = {}
         if tensor_types and copy_unchanged and isinstance(model, GGUFBase):  # unchanged quantized tensors are copied byte for byte
-            raw = {name: model.read_raw(name) for name in tensor_types if name not in merger.changed}
+            raw = {name: model.read_raw(name) for name in tensor_types
+                   if name not in merger.changed and name not in overrides}
+        if overrides:
+            tensor_types = {**(tensor_types or {}), **overrides}
         tmpdir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
         try:
             merged = tmpdir / f"merged-{intermediate}.gguf"
@@ -145,7 +166,9 @@ def build_model(
             with _step("manifest", timings):
                 manifest = build_manifest(result, quant=quant, base=model.describe(), adapter=lora.describe())
                 manifest["file"] = out.name
-                manifest["build"] = {"intermediate": intermediate, "kept_base_types": tensor_types is not None,
+                manifest["build"] = {"intermediate": intermediate,
+                                     "kept_base_types": tensor_types is not None and tensor_types.keys() != overrides.keys(),
+                                     "tensor_type_overrides": dict(sorted((tensor_type_overrides or {}).items())),
                                      "tensors_merged": len(merger.changed), "tensors_copied": len(raw),
                                      "timings_s": timings}
             manifest_path(out).unlink(missing_ok=True)

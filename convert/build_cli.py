@@ -25,8 +25,19 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                    "mix, 'auto' (default) keeps the base's when it is a GGUF of the same quant type")
     p.add_argument("--requantize-all", action="store_true",
                    help="with a kept base layout, also dequantize and re-quantize the tensors the adapter does not change")
+    p.add_argument("--tensor-type", action="append", default=[], metavar="NAME=TYPE",
+                   help="pin one tensor's type on top of the mix, e.g. output.weight=Q8_0 (repeatable)")
     p.add_argument("--threads", type=int, default=None, help="quantizer threads (default: all cores)")
     p.set_defaults(func=run)
+
+
+def _pairs(items: list[str]) -> dict[str, str]:
+    from .errors import ConvertError
+
+    bad = [item for item in items if item.count("=") != 1 or not all(item.split("="))]
+    if bad:
+        raise ConvertError(f"--tensor-type expects NAME=TYPE, got {bad[0]!r}")
+    return dict(item.split("=") for item in items)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     out = build_model(args.base, args.adapter, args.out, args.quant, progress=not args.quiet,
                       intermediate=args.intermediate, threads=args.threads,
                       keep_base_types={"auto": None, "base": True, "llama": False}[args.tensor_types],
-                      copy_unchanged=not args.requantize_all)
+                      copy_unchanged=not args.requantize_all, tensor_type_overrides=_pairs(args.tensor_type))
     m = json.loads(manifest_path(out).read_text(encoding="utf-8"))
     print(f"{out}  {m['quant']}  {m['size']} bytes  sha256 {m['sha256']}")
     print(f"manifest: {manifest_path(out)}")

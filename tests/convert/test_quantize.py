@@ -70,3 +70,21 @@ def test_verify_detects_a_modified_model(qwen2_bf16: TinyModel, qwen2_adapter: T
     out.write_bytes(bytes(data))
     with pytest.raises(ConvertError, match="does not match its manifest"):
         verify(out)
+
+
+def test_tensor_type_override_pins_one_tensor_on_top_of_the_mix(qwen2_k256: TinyModel, k256_adapter: TinyAdapter,
+                                                                tmp_path: Path) -> None:
+    from convert.errors import ConvertError
+
+    out = build_model(qwen2_k256.path, k256_adapter.path, tmp_path / "m.gguf", "IQ4_NL", progress=False, threads=1,
+                      tensor_type_overrides={"output.weight": "Q8_0"})
+    types = {t.name: t.tensor_type.name for t in gguf.GGUFReader(out).tensors if len(t.shape) == 2}
+    assert types["output.weight"] == "Q8_0"
+    assert types["blk.0.attn_q.weight"] == "IQ4_NL"  # the rest keeps llama.cpp's IQ4_NL mix
+    assert json.loads(manifest_path(out).read_text())["build"]["tensor_type_overrides"] == {"output.weight": "Q8_0"}
+    with pytest.raises(ConvertError, match="no tensor 'nope.weight'"):
+        build_model(qwen2_k256.path, k256_adapter.path, tmp_path / "x.gguf", "IQ4_NL", progress=False,
+                    tensor_type_overrides={"nope.weight": "Q8_0"})
+    with pytest.raises(ConvertError, match="unknown ggml type"):
+        build_model(qwen2_k256.path, k256_adapter.path, tmp_path / "y.gguf", "IQ4_NL", progress=False,
+                    tensor_type_overrides={"output.weight": "Q9_9"})
