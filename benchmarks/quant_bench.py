@@ -122,8 +122,10 @@ def main() -> int:
     header = f"{'model':<40}{'MB':>7}{'ms/notif':>10}{'x first':>9}{'RSS MB':>8}{'cold s':>8}"
     print(header + "".join(f"{m[:18]:>20}" for m in metrics))
     for p in paths:
+        rss = max(c["peak_rss_mb"] for c in child[p])
+        cold = statistics.median(c["cold_start_s"] for c in child[p])
         line = (f"{p.name[:39]:<40}{p.stat().st_size / 1e6:>7.0f}{med[p]:>10.1f}{med[p] / med[first]:>9.2f}"
-                f"{max(c['peak_rss_mb'] for c in child[p]):>8.0f}{statistics.median(c['cold_start_s'] for c in child[p]):>8.2f}")
+                f"{rss:>8.0f}{cold:>8.2f}")
         print(line + "".join(f"{acc[p].get(m, float('nan')):>20.1%}" for m in metrics))
     return 0
 
