@@ -33,7 +33,7 @@ class Choice:
 
 
 def _folder_probs(paths: AnswerPaths, logits_of: dict[int, np.ndarray]) -> np.ndarray:
-    """P(folder) from the restricted softmax at every node shared by several folders, renormalised over folders."""
+    """P(folder) from the restricted softmax at every node where folders part, renormalised over folders."""
     logp = np.zeros(len(paths.heads))
     for node in (paths.root, *paths.shared_nodes):
         if not (node.shared and node.branches):
