@@ -35,6 +35,9 @@ from notifclf.dev_split import is_dev  # noqa: E402
 from notifclf.folders import DEFAULT_FOLDERS, Folder  # noqa: E402
 
 SETS_DIR = Path(__file__).resolve().parent / "heldout-sets"
+# The naming shares these sets were first drawn with (opaque, unrelated words): pinned, so that changing training's
+# shares (convert/train/folder_sets.py) does not change the evaluation sets.
+NAMELESS = (0.2, 0.15)
 
 
 def load_set(path: Path) -> tuple[str, FolderSet]:
@@ -95,7 +98,7 @@ def main(argv=None) -> int:
     held = sorted(HELD_OUT_CATEGORIES)
     for k in range(args.sampled):
         rng = random.Random(f"heldout-concepts:{k}")
-        sampled = FolderSetSampler(tax, held, group_words=False).taxonomy_set(rng)
+        sampled = FolderSetSampler(tax, held, group_words=False, nameless_shares=NAMELESS).taxonomy_set(rng)
         if not any(s.catch_all for s in sampled.specs):
             sampled = FolderSet(sampled.specs + (FolderSpec(Folder("Rest", "Notifications no other folder is for"),
                                                             catch_all=True),), sampled.kind)
@@ -111,7 +114,7 @@ def main(argv=None) -> int:
     dev_rows = [r for r in rows if is_dev(r["id"])]
     for k in range(args.indist):
         rng = random.Random(f"indist-sets:{k}")
-        fs = FolderSetSampler(tax, trained).taxonomy_set(rng)
+        fs = FolderSetSampler(tax, trained, nameless_shares=NAMELESS).taxonomy_set(rng)
         write(out, f"indist-sets-{k}", fs, cases_for(fs, dev_rows, tax, args.per_folder, rng))
     return 0
 

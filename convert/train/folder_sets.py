@@ -133,12 +133,16 @@ def defaults_set(rng: random.Random) -> FolderSet:
 class FolderSetSampler:
     """Draws taxonomy folder sets from the categories allowed in training (held-out ones never)."""
 
-    def __init__(self, taxonomy: Taxonomy, allowed: Sequence[str], group_words: bool = True):
+    def __init__(self, taxonomy: Taxonomy, allowed: Sequence[str], group_words: bool = True,
+                 nameless_shares: tuple[float, float] = (0.25, 0.25)):
         """``group_words``: a folder taking a whole group may be named and described with the group's words (off
-        where ``allowed`` holds only parts of groups, e.g. sets made of held-out categories)."""
+        where ``allowed`` holds only parts of groups, e.g. sets made of held-out categories). ``nameless_shares``:
+        the shares of taxonomy sets named opaquely and with unrelated words (evaluation sets pin their own, so a
+        change of training's shares does not change them)."""
         self.tax = taxonomy
         self.allowed = sorted(allowed)
         self.group_words = group_words
+        self.nameless_shares = nameless_shares
         self.groups: dict[str, list[str]] = {}
         for key in self.allowed:
             self.groups.setdefault(taxonomy.categories[key].group, []).append(key)
@@ -208,8 +212,9 @@ class FolderSetSampler:
         free = set(self.allowed)
         specs: list[FolderSpec] = []
         naming = rng.random()
-        opaque = list(rng.choice(OPAQUE_NAME_SETS)) if naming < 0.25 else None
-        unrelated = rng.sample(UNRELATED_NAMES, 10) if 0.25 <= naming < 0.5 else None
+        p_opaque, p_unrelated = self.nameless_shares
+        opaque = list(rng.choice(OPAQUE_NAME_SETS)) if naming < p_opaque else None
+        unrelated = rng.sample(UNRELATED_NAMES, 10) if p_opaque <= naming < p_opaque + p_unrelated else None
         while len(specs) < n and free:
             cats, group, excluded = self._folder_cats(rng, free)
             free -= set(cats)

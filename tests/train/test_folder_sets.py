@@ -80,3 +80,20 @@ def test_defaults_keep_their_gold_mapping_when_varied():
         for spec in fs.specs:
             (gold,) = spec.defaults
             assert fs.folder_for({"folder": gold}, None) == spec.folder.name
+
+
+def test_naming_shares_decide_how_taxonomy_sets_are_named():
+    from convert.train.folder_sets import OPAQUE_NAME_SETS, UNRELATED_NAMES
+
+    tax = load_taxonomy()
+    opaque = {n for names in OPAQUE_NAME_SETS for n in names}
+    for shares, pool in (((1.0, 0.0), opaque), ((0.0, 1.0), set(UNRELATED_NAMES))):
+        sampler = FolderSetSampler(tax, ALLOWED, nameless_shares=shares)
+        rng = random.Random(1)
+        for _ in range(50):
+            names = {s.folder.name for s in sampler.taxonomy_set(rng).specs if not s.catch_all}
+            assert names <= pool, (shares, names - pool)
+    meaningful = FolderSetSampler(tax, ALLOWED, nameless_shares=(0.0, 0.0))
+    rng = random.Random(2)
+    named = [s.folder.name for _ in range(50) for s in meaningful.taxonomy_set(rng).specs if not s.catch_all]
+    assert not set(named) & opaque and sum(n in UNRELATED_NAMES for n in named) < len(named) / 4
