@@ -19,7 +19,6 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from bench import CHILD, DEFAULT_DATA, load_notes  # noqa: E402
 from notifclf.dev_split import is_dev  # noqa: E402
 from notifclf.evaluation import evaluate  # noqa: E402
 from notifclf.models.store import resolve_model  # noqa: E402
-from run_heldout import score  # noqa: E402
+from run_heldout import model_only_classifier, score  # noqa: E402
 
 
 def dev_rows(path: Path, n: int) -> list[dict]:
@@ -50,14 +49,8 @@ def heldout_sets(data_dir: Path, prefix: str) -> dict[str, tuple[list, list[dict
     return sets
 
 
-def classifier(path: Path, threads: int | None) -> notifclf.Classifier:
-    # a corrections store that does not exist: the figures are the model's own
-    return notifclf.Classifier(path, progress=False, result_cache_size=0, n_threads=threads,
-                               corrections_path=Path(tempfile.mkdtemp()) / "none.sqlite3")
-
-
 def speed(paths: list[Path], notes: list[dict], rounds: int, threads: int | None, seed: int) -> dict[Path, list[float]]:
-    clfs = {p: classifier(p, threads) for p in paths}
+    clfs = {p: model_only_classifier(p, n_threads=threads) for p in paths}
     try:
         for clf in clfs.values():  # warm-up: the system prompt's state
             clf.classify(notes[0])
@@ -78,7 +71,7 @@ def speed(paths: list[Path], notes: list[dict], rounds: int, threads: int | None
 
 
 def accuracy(path: Path, rows: list[dict], sets: dict, threads: int | None) -> dict[str, float]:
-    clf = classifier(path, threads)
+    clf = model_only_classifier(path, n_threads=threads)
     try:
         out = {}
         if rows:

@@ -48,10 +48,15 @@ def score(clf: notifclf.Classifier, cases: list[dict], *, batch: int = 8) -> dic
                       for p, c in zip(preds, cases) if p.folder != c["folder"]][:15]}
 
 
+def model_only_classifier(model: str | Path | None, **kwargs) -> notifclf.Classifier:
+    """A Classifier whose corrections store does not exist: its figures are the model's own, whatever corrections
+    the user has stored."""
+    return notifclf.Classifier(model, progress=False, result_cache_size=0,
+                               corrections_path=Path(tempfile.mkdtemp()) / "none.sqlite3", **kwargs)
+
+
 def run(model: str | None, data_dir: Path, only: str | None) -> dict:
-    # a store that does not exist: the figures are the model's own, whatever corrections the user has stored
-    clf = notifclf.Classifier(model, progress=False, result_cache_size=0,
-                              corrections_path=Path(tempfile.mkdtemp()) / "none.sqlite3")
+    clf = model_only_classifier(model)
     report: dict = {"model": str(model or "default"), "sets": {}}
     try:
         for folders_file in sorted(data_dir.glob("*.folders.json")):
