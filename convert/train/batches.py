@@ -4,7 +4,8 @@ A batch shares one system prompt, so its KV state is computed once. ``BatchSampl
 (seed, step): resuming needs no sampler state. The mix per batch:
 
 * folder set (``folder_sets.py``): 30% the defaults (as shipped or varied), 20% defaults + category folders, 50%
-  folder sets built from the taxonomy;
+  folder sets built from the taxonomy; 30% of category descriptions name 1-3 of the category's apps (apps with 3+
+  trainable rows), and 20% of the non-default sets get a folder defined by 1-4 apps, which wins for those apps' rows;
 * 40% of batches state 1-3 preferences (``preferences.py``); about half the rows are ones a preference decides;
 * 35% carry 1-24 worked examples of the user's own sorting; in half of those the examples follow an unstated
   convention (an app, sender or topic filed or rated differently), shown by 1-5 examples, and the rows it touches
@@ -151,7 +152,11 @@ class BatchSampler:
                                if len(self.by_sender.get((r.get("title") or "").strip().casefold(), ())) >= 6})
         allowed = [k for k, idx in self.by_category.items() if len(idx) >= 5]
         self.topics = [(k, taxonomy.categories[k].en[0], taxonomy.categories[k].zh) for k in allowed]
-        self.folder_sets = FolderSetSampler(taxonomy, allowed)
+        apps_by_category: dict[str, set[str]] = {}
+        for r, c in kept:
+            if c in allowed and r.get("app_name") and len(self.by_app[row_app(r)]) >= 3:
+                apps_by_category.setdefault(c, set()).add(r["app_name"].strip())
+        self.folder_sets = FolderSetSampler(taxonomy, allowed, apps_by_category=apps_by_category)
 
     def label(self, sc: Scenario, i: int) -> Optional[Label]:
         return sc.label(self.rows[i], self.cats[i], self.priorities[i])
@@ -168,6 +173,11 @@ class BatchSampler:
         u = rng.random()
         if sc.preferences and u < 0.5:
             pool = self._rule_rows(rng.choice(sc.preferences))
+            if pool:
+                return rng.choice(pool)
+        apps = [a for s in sc.folder_set.specs for a in s.apps]
+        if apps and u < 0.65:
+            pool = self.by_app.get(rng.choice(apps), [])
             if pool:
                 return rng.choice(pool)
         cats = [c for s in sc.folder_set.specs for c in s.categories]

@@ -9,20 +9,26 @@ categories, default NotifAI folders, or everything no other folder takes (a catc
 3. else the catch-all, if any, when the row's category is known (an unknown row might fit a folder);
 4. else the row is skipped.
 
+0. before all of these, the one folder whose apps contain the row's app (a folder defined by apps: "everything
+   from Uber and Duolingo, whatever it is about"), when the set has one;
+
 Rows without a category are used only in sets without category folders. Names of taxonomy sets are meaningful in
 half of them, opaque (A, Box 3) or unrelated words (Kiwi) in the other half, so a name never stands for one meaning; descriptions are written from the categories' phrases
-in several styles and two languages. Held-out categories (``holdout.py``) never appear in a sampled set.
+in several styles and two languages, and (when the sampler knows the apps of each category) sometimes name a few
+of the category's apps ("..., e.g. Spotify, Deezer"), so the model learns that an app named in a description claims
+that app's notifications. Held-out categories (``holdout.py``) never appear in a sampled set.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
 
 from notifclf.folders import DEFAULT_FOLDERS, Folder
 
+from .rows import row_app
 from .taxonomy import Taxonomy
 
 DEFAULT_NAMES = tuple(f.name for f in DEFAULT_FOLDERS)  # Work, Personal, Promotions, Alerts
@@ -74,6 +80,7 @@ class FolderSpec:
     categories: frozenset[str] = frozenset()
     defaults: frozenset[str] = frozenset()   # gold default folders this folder takes
     catch_all: bool = False
+    apps: frozenset[str] = frozenset()      # casefolded app names this folder takes whatever the row is about
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,9 @@ class FolderSet:
 
     def folder_for(self, row: dict, category: Optional[str]) -> Optional[str]:
         """The folder name the row belongs in, or None when it fits none or several (see the module doc)."""
+        by_app = [s.folder.name for s in self.specs if row_app(row) in s.apps]
+        if by_app:
+            return by_app[0] if len(by_app) == 1 else None
         if category is None and self.has_category_folders:
             return None
         if category is not None:
@@ -107,6 +117,12 @@ class FolderSet:
             if rest:
                 return rest[0]
         return None
+
+
+def _join(items: Sequence[str], rng: random.Random) -> str:
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + rng.choice((" and ", " or ", ", ")) + items[-1]
 
 
 def unique_names(folders: Sequence[Folder]) -> bool:
@@ -134,12 +150,18 @@ class FolderSetSampler:
     """Draws taxonomy folder sets from the categories allowed in training (held-out ones never)."""
 
     def __init__(self, taxonomy: Taxonomy, allowed: Sequence[str], group_words: bool = True,
-                 nameless_shares: tuple[float, float] = (0.25, 0.25)):
+                 nameless_shares: tuple[float, float] = (0.25, 0.25),
+                 apps_by_category: Optional[Mapping[str, Sequence[str]]] = None,
+                 app_shares: tuple[float, float] = (0.3, 0.2)):
         """``group_words``: a folder taking a whole group may be named and described with the group's words (off
         where ``allowed`` holds only parts of groups, e.g. sets made of held-out categories). ``nameless_shares``:
         the shares of taxonomy sets named opaquely and with unrelated words (evaluation sets pin their own, so a
-        change of training's shares does not change them)."""
+        change of training's shares does not change them). ``apps_by_category``: app display names per category;
+        with it, ``app_shares`` are the shares of category descriptions that name a few of their apps and of sets
+        that get a folder defined by apps (without it, neither: the sampler draws as before)."""
         self.tax = taxonomy
+        self.apps = {k: sorted(v) for k, v in (apps_by_category or {}).items() if v}
+        self.app_shares = app_shares if self.apps else (0.0, 0.0)
         self.allowed = sorted(allowed)
         self.group_words = group_words
         self.nameless_shares = nameless_shares
@@ -153,10 +175,13 @@ class FolderSetSampler:
                  excluded: Sequence[str] = ()) -> str:
         c = self.tax.categories
         zh = rng.random() < 0.15
+        apps = self._example_apps(cats, rng)
         if zh:
             whole_group = group and not excluded and rng.random() < 0.4
             parts = [self.tax.groups[group].zh] if whole_group else [c[k].zh for k in cats]
             text = "、".join(parts)
+            if apps:
+                text += "（如" + "、".join(apps) + "）"
             if excluded:
                 text += "，但不包括" + "、".join(c[k].zh for k in excluded)
             return text[:290]
@@ -171,10 +196,34 @@ class FolderSetSampler:
                 text = ", ".join(phrases[:-1]) + (" and " if len(phrases) > 1 else "") + phrases[-1]
             else:
                 text = "Anything about " + " or ".join(phrases)
+        if apps:
+            text += rng.choice((" (e.g. {})", ", such as {}", " like {}", " - {}")).format(_join(apps, rng))
         if excluded:
             text += ", but not " + " or ".join(rng.choice(c[k].en) for k in excluded)
         text = text[0].upper() + text[1:]
         return text[:290]
+
+    def _example_apps(self, cats: Sequence[str], rng: random.Random) -> list[str]:
+        """A few apps of these categories to name in a description (``app_shares[0]`` of descriptions), else none."""
+        if rng.random() >= self.app_shares[0]:
+            return []
+        pool = sorted({a for k in cats for a in self.apps.get(k, ())})
+        return rng.sample(pool, min(len(pool), rng.choice([1, 2, 2, 3]))) if pool else []
+
+    def app_folder(self, rng: random.Random, name: Optional[str], taken_cats: Sequence[str] = ()) -> FolderSpec:
+        """A folder defined by 1-4 apps, whatever their notifications are about ("more specific wins")."""
+        pool = sorted({a for k, apps in self.apps.items() for a in apps})
+        apps = rng.sample(pool, min(len(pool), rng.choice([1, 1, 2, 3, 4])))
+        r = rng.random()
+        if r < 0.15:
+            desc = "、".join(apps) + "的所有通知"
+        elif r < 0.5:
+            desc = rng.choice(("Everything from {}, whatever it is about", "All notifications from {}",
+                               "Anything {} sends me", "{} notifications")).format(_join(apps, rng))
+        else:
+            desc = rng.choice(("Only {}", "The {} apps", "{}: all of it")).format(_join(apps, rng))
+        return FolderSpec(Folder(name or (apps[0] if len(apps) == 1 else f"{apps[0]} etc."), desc[:290]),
+                          apps=frozenset(a.casefold() for a in apps))
 
     def name_for(self, cats: Sequence[str], rng: random.Random, group: Optional[str]) -> str:
         """A name that means the folder: the group's, the category's, two categories joined, else an unrelated word."""
@@ -222,6 +271,9 @@ class FolderSetSampler:
             name = opaque[i] if opaque else unrelated[i] if unrelated else self.name_for(cats, rng, group)
             desc = self.describe(cats, rng, group, excluded)
             specs.append(FolderSpec(Folder(name, desc), categories=frozenset(cats)))
+        if rng.random() < self.app_shares[1]:
+            names = opaque or unrelated or []
+            specs.append(self.app_folder(rng, names[len(specs)] if len(specs) < len(names) else None))
         if rng.random() < 0.4:
             name, desc = rng.choice(CATCH_ALLS)
             specs.append(FolderSpec(Folder(name, desc), catch_all=True))
@@ -242,6 +294,8 @@ class FolderSetSampler:
             taken |= set(cats)
             specs.append(FolderSpec(Folder(self.name_for(cats, rng, group), self.describe(cats, rng, group)),
                                     categories=frozenset(cats)))
+        if rng.random() < self.app_shares[1]:
+            specs.append(self.app_folder(rng, None))
         rng.shuffle(specs)
         return FolderSet(tuple(specs), "mixed")
 

@@ -97,3 +97,37 @@ def test_naming_shares_decide_how_taxonomy_sets_are_named():
     rng = random.Random(2)
     named = [s.folder.name for _ in range(50) for s in meaningful.taxonomy_set(rng).specs if not s.catch_all]
     assert not set(named) & opaque and sum(n in UNRELATED_NAMES for n in named) < len(named) / 4
+
+
+def test_a_folder_defined_by_apps_takes_their_rows_whatever_they_are_about():
+    uber = FolderSpec(Folder("Kiwi", "Everything from Uber"), apps=frozenset({"uber"}))
+    rides = FolderSpec(Folder("Rides", "taxis"), categories=frozenset({"rides"}))
+    fs = _set(rides, uber)
+    assert fs.folder_for({"app_name": "Uber"}, "rides") == "Kiwi"      # the more specific folder
+    assert fs.folder_for({"app_name": "Lyft"}, "rides") == "Rides"
+    both = _set(uber, FolderSpec(Folder("Also Uber", "Uber again"), apps=frozenset({"uber"})))
+    assert both.folder_for({"app_name": "Uber"}, "rides") is None     # two folders claim it: skipped
+
+
+def test_descriptions_name_apps_of_their_categories_and_app_folders_appear():
+    tax = load_taxonomy()
+    apps = {"bank": ["Chase", "Revolut"], "weather": ["AccuWeather"], "news": ["BBC News", "Reuters"]}
+    sampler = FolderSetSampler(tax, ALLOWED, apps_by_category=apps, app_shares=(0.5, 0.5))
+    rng = random.Random(3)
+    named, app_folders = 0, 0
+    for _ in range(300):
+        fs = sampler.sample(rng)
+        for s in fs.specs:
+            if s.apps:
+                app_folders += 1
+                assert all(any(a.casefold() == x for x in s.apps) for a in sum(apps.values(), []) if a in s.folder.description)
+                continue
+            for k in s.categories:
+                others = {a for c, v in apps.items() if c not in s.categories for a in v}
+                assert not any(a in s.folder.description for a in others), (k, s.folder.description)
+            named += any(a in s.folder.description for k in s.categories for a in apps.get(k, ()))
+    assert named > 20 and app_folders > 20
+    # without apps the sampler draws exactly as before (evaluation sets stay put)
+    plain = FolderSetSampler(tax, ALLOWED)
+    again = FolderSetSampler(tax, ALLOWED, apps_by_category={})
+    assert [plain.sample(random.Random(i)) for i in range(50)] == [again.sample(random.Random(i)) for i in range(50)]
