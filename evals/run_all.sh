@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every accuracy figure of the README and of the model's training.json, with the default model (or MODEL=...).
 # Baselines on the same rows: python evals/baselines.py; learning curve: bash evals/learning_curve.sh.
-#   [DATA=train.jsonl] [SEED=seed_emergent.json] [OUT=runs/eval] [MODEL=name|path] bash evals/run_all.sh
+#   [DATA=train.jsonl] [SEED=seed_emergent.json] [OUT=runs/eval] [MODEL=name|path] [PRIOR=embeddings] bash evals/run_all.sh
+# PRIOR=embeddings: Classifier(folder_prior="embeddings") everywhere but the injection suite (model only).
 # Reports go to $OUT/*.json (never committed); a summary table is printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,9 +11,10 @@ SEED=${SEED:-../shared/data/seed_emergent.json}
 OUT=${OUT:-runs/eval}
 PY=${PY:-.venv/bin/python}
 MODEL_ARGS=(); [ -n "${MODEL:-}" ] && MODEL_ARGS=(--model "$MODEL")
+PRIOR_ARGS=(); [ -n "${PRIOR:-}" ] && PRIOR_ARGS=(--folder-prior "$PRIOR")
 mkdir -p "$OUT"
 # --corrections names a store that does not exist: the figures are the model's own, not the user's corrections'.
-ev() { local name=$1; shift; $PY -m notifclf eval "$@" "${MODEL_ARGS[@]}" --corrections "$OUT/none.sqlite3" --no-progress \
+ev() { local name=$1; shift; $PY -m notifclf eval "$@" "${MODEL_ARGS[@]}" "${PRIOR_ARGS[@]}" --corrections "$OUT/none.sqlite3" --no-progress \
   --report "$OUT/$name.json" > "$OUT/$name.txt"; }
 
 ev dev "$DATA" --dev-split
@@ -25,7 +27,7 @@ ev seed-emergent "$SEED"
 $PY evals/run_injection.py "${MODEL_ARGS[@]}" > "$OUT/injection.txt"
 # Folder sets and concepts never trained on, preferences, clear-cut priorities (evals/run_heldout.py).
 $PY evals/make_heldout_sets.py --data "$DATA" --out "$OUT/data" > /dev/null
-$PY evals/run_heldout.py "${MODEL_ARGS[@]}" --data-dir "$OUT/data" --out "$OUT/heldout/report.json" > "$OUT/heldout.txt"
+$PY evals/run_heldout.py "${MODEL_ARGS[@]}" "${PRIOR_ARGS[@]}" --data-dir "$OUT/data" --out "$OUT/heldout/report.json" > "$OUT/heldout.txt"
 
 $PY - "$OUT" <<'PY'
 import json, sys

@@ -11,6 +11,7 @@ notifications, result cache off, interleaved rounds), and the first ``classify``
 system prompt's KV is recomputed once) vs a steady one.
 
     python evals/run_corrections.py [--model NAME|PATH] [--out runs/eval/corrections.json] [--ks 0,1,3,5]
+                                    [--folder-prior embeddings] [--no-cost]
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ def follows(result, convention: dict) -> bool:
             and (convention["priority"] is None or result.priority == convention["priority"]))
 
 
-def evaluate_user(model: str | None, suite: dict, k: int) -> dict:
+def evaluate_user(model: str | None, suite: dict, k: int, folder_prior: str | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         clf = notifclf.Classifier(model, folders=suite["folders"], progress=False, result_cache_size=0,
-                                  corrections_path=Path(tmp) / "corrections.sqlite3")
+                                  corrections_path=Path(tmp) / "corrections.sqlite3", folder_prior=folder_prior)
         try:
             for conv in suite["conventions"]:
                 for item in [p for p in suite["pool"] if p["convention"] == conv["id"]][:k]:
@@ -112,18 +113,21 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=None)
     p.add_argument("--out", default="runs/eval/corrections.json")
     p.add_argument("--ks", default="0,1,3,5")
+    p.add_argument("--folder-prior", default=None, choices=["embeddings"], help="Classifier(folder_prior=...)")
+    p.add_argument("--no-cost", action="store_true", help="skip the latency measurement")
     args = p.parse_args(argv)
     ks = [int(k) for k in args.ks.split(",")]
-    report: dict = {"model": args.model or "default", "users": {}}
+    report: dict = {"model": args.model or "default", "folder_prior": args.folder_prior, "users": {}}
     for path in sorted(SUITES.glob("*.json")):
         suite = json.loads(path.read_text(encoding="utf-8"))
-        report["users"][suite["suite"]] = [evaluate_user(args.model, suite, k) for k in ks]
+        report["users"][suite["suite"]] = [evaluate_user(args.model, suite, k, args.folder_prior) for k in ks]
         for r in report["users"][suite["suite"]]:
             print(f"{suite['suite']:<28} k={r['k']}  follows {r['follows_convention']:.1%}  decided both "
                   f"{r['decided_both']:.1%}  untouched folder {r['untouched_folder']:.1%} both {r['untouched_both']:.1%}",
                   flush=True)
-    report["cost"] = cost(args.model, [json.loads(p.read_text(encoding="utf-8")) for p in sorted(SUITES.glob("*.json"))])
-    print(json.dumps(report["cost"]))
+    if not args.no_cost:
+        report["cost"] = cost(args.model, [json.loads(p.read_text(encoding="utf-8")) for p in sorted(SUITES.glob("*.json"))])
+        print(json.dumps(report["cost"]))
     for k in ks:
         rows = [r for rs in report["users"].values() for r in rs if r["k"] == k]
         nd, nu = sum(r["n_decided"] for r in rows), sum(r["n_untouched"] for r in rows)

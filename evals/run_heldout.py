@@ -10,6 +10,7 @@ Runs a model through the public API (greedy, grammar-constrained, exactly as use
 * evals/priority-clear.json: clear-cut priority cases.
 
     python evals/run_heldout.py [--model NAME|PATH] [--data-dir runs/eval/data] [--out runs/eval/heldout.json]
+                                [--folder-prior embeddings]
 """
 
 from __future__ import annotations
@@ -55,9 +56,9 @@ def model_only_classifier(model: str | Path | None, **kwargs) -> notifclf.Classi
                                corrections_path=Path(tempfile.mkdtemp()) / "none.sqlite3", **kwargs)
 
 
-def run(model: str | None, data_dir: Path, only: str | None) -> dict:
-    clf = model_only_classifier(model)
-    report: dict = {"model": str(model or "default"), "sets": {}}
+def run(model: str | None, data_dir: Path, only: str | None, folder_prior: str | None = None) -> dict:
+    clf = model_only_classifier(model, folder_prior=folder_prior)
+    report: dict = {"model": str(model or "default"), "folder_prior": folder_prior, "sets": {}}
     try:
         for folders_file in sorted(data_dir.glob("*.folders.json")):
             name = folders_file.name[: -len(".folders.json")]
@@ -109,8 +110,9 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default="runs/eval/data")
     p.add_argument("--out", default="runs/eval/heldout.json")
     p.add_argument("--only", default=None, help="only sets whose name starts with this (or 'preferences', 'priority-clear')")
+    p.add_argument("--folder-prior", default=None, choices=["embeddings"], help="Classifier(folder_prior=...)")
     args = p.parse_args(argv)
-    report = run(args.model, Path(args.data_dir), args.only)
+    report = run(args.model, Path(args.data_dir), args.only, args.folder_prior)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1, ensure_ascii=False))
     print(summary(report))

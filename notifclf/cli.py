@@ -31,6 +31,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="CPU threads for llama.cpp (default: all available, at most 8)")
     p.add_argument("--corrections", metavar="FILE",
                    help="the user's corrections store, shown to the model as examples (default: in the cache directory)")
+    p.add_argument("--folder-prior", choices=["none", "embeddings"], default="none",
+                   help="'embeddings': add a sentence-embedding reading of the folder descriptions (needs the "
+                        "[embeddings] extra; see the README's accuracy section)")
 
 
 def classifier_from_args(args: argparse.Namespace) -> Classifier:
@@ -39,7 +42,8 @@ def classifier_from_args(args: argparse.Namespace) -> Classifier:
 
     folders = load_folders_file(args.folders) if args.folders else None
     return Classifier(args.model, folders=folders, instructions=args.instructions, cache_dir=args.cache_dir,
-                      n_threads=args.threads, progress=sys.stderr.isatty(), corrections_path=args.corrections)
+                      n_threads=args.threads, progress=sys.stderr.isatty(), corrections_path=args.corrections,
+                      folder_prior=args.folder_prior)
 
 
 def _notification_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -128,7 +132,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     folders = load_folders_file(args.folders) if args.folders else suite_folders
     clf = Classifier(args.model, folders=folders, instructions=args.instructions, cache_dir=args.cache_dir,
                      n_threads=args.threads, progress=sys.stderr.isatty(), result_cache_size=0,
-                     corrections_path=args.corrections)
+                     corrections_path=args.corrections, folder_prior=args.folder_prior)
     with clf, tqdm(total=len(rows), unit="notif", disable=not args.progress) as bar:
         report = evaluate(clf, rows, progress=bar)
     print(report.table())

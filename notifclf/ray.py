@@ -92,10 +92,12 @@ class _LabelActor:
     """One per Ray actor: loads the model once, then labels one batch (a pyarrow Table) per call."""
 
     def __init__(self, model: str | None, folders: tuple[Folder, ...] | None, instructions: str | None,
-                 cache_dir: str | None, n_threads: int, json_column: str | None) -> None:
+                 cache_dir: str | None, n_threads: int, json_column: str | None, corrections_path: str | None = None,
+                 folder_prior: str | None = None) -> None:
         with _node_model_lock():
             self._clf = Classifier(model, folders=folders, instructions=instructions, cache_dir=cache_dir,
-                                   n_threads=n_threads, progress=False)
+                                   n_threads=n_threads, progress=False, corrections_path=corrections_path,
+                                   folder_prior=folder_prior)
         self._json_column = json_column
         logger.info("notifclf actor pid %d loaded %s with %d thread(s)", os.getpid(), self._clf.model_path, n_threads)
 
@@ -183,6 +185,8 @@ def label_dataset(
     threads_per_actor: int = 1,
     json_column: str | None = None,
     preserve_order: bool = True,
+    corrections_path: str | os.PathLike[str] | None = None,
+    folder_prior: str | None = None,
 ) -> ray.data.Dataset:
     """Label every row of ``ds``; returns a lazy Dataset with the input's columns plus ``folder``, ``priority``,
     ``folder_confidence``, ``priority_confidence`` and ``error``.
@@ -194,7 +198,8 @@ def label_dataset(
     worker dies (see ``ACTOR_MAX_RESTARTS``); with ``preserve_order`` (the default) in input order. That option is
     set on the Dataset's execution context, which Ray Data shares with the Dataset ``ds`` derives from.
 
-    Each actor loads one :class:`Classifier` (``model``, ``folders``, ``instructions``, ``cache_dir`` as there;
+    Each actor loads one :class:`Classifier` (``model``, ``folders``, ``instructions``, ``cache_dir``,
+    ``corrections_path`` (a store every node can read) and ``folder_prior`` as there;
     the model is resolved on the worker's node: cached, built or assembled on first use) with
     ``threads_per_actor`` llama.cpp threads and reserves that many CPUs. ``concurrency`` is the number of actors,
     or ``(min, max)`` for an autoscaling pool; by default as many as fit the cluster's CPUs with one CPU left free
@@ -223,7 +228,9 @@ def label_dataset(
             _LabelActor,
             fn_constructor_kwargs={"model": None if model is None else str(model), "folders": folder_set,
                                    "instructions": instructions, "n_threads": threads_per_actor,
-                                   "cache_dir": None if cache_dir is None else str(cache_dir), "json_column": json_column},
+                                   "cache_dir": None if cache_dir is None else str(cache_dir), "json_column": json_column,
+                                   "corrections_path": None if corrections_path is None else str(corrections_path),
+                                   "folder_prior": folder_prior},
             batch_size=batch_size,
             batch_format="pyarrow",
             compute=compute,

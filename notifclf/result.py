@@ -13,7 +13,8 @@ class Classification:
     """A folder (one of the user's) and a priority: 1 can wait, 2 worth checking today, 3 needs attention now.
 
     ``folder_distribution`` maps every folder to the model's probability for it, ``priority_distribution`` maps
-    1, 2, 3 to theirs (each sums to 1); ``folder_confidence`` and ``priority_confidence`` are the chosen entries.
+    1, 2, 3 to theirs (each sums to 1; with a folder prior, the folder distribution is the combined one the folder
+    was chosen from); ``folder_confidence`` and ``priority_confidence`` are the chosen entries.
     Two results are equal when they make the same decision (folder and priority).
     """
 

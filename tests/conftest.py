@@ -25,6 +25,21 @@ def tiny_qwen3(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """all-MiniLM-L6-v2 extracted from its PyPI package (the [embeddings] extra) into a test cache."""
+    from notifclf.embedding.files import packaged_model_dir
+
+    return packaged_model_dir(tmp_path_factory.mktemp("minilm-cache"))
+
+
+@pytest.fixture(scope="session")
+def encoder(model_dir: Path):
+    from notifclf.embedding import load_sentence_encoder
+
+    return load_sentence_encoder(model_dir)
+
+
+@pytest.fixture(scope="session")
 def tiny_classifier(tiny_qwen2: Path):
     import notifclf
 

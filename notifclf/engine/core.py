@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from ..result import Classification
 from ..schema import PRIORITIES, grammar_from_schema, output_schema, render_answer, validate_output
 from .lru import LRU
 from .prefix_cache import PrefixCache, PromptStateStore
+
+if TYPE_CHECKING:
+    from ..folder_prior import EmbeddingFolderPrior
 
 logger = logging.getLogger("notifclf")
 
@@ -96,8 +99,10 @@ class Engine:
     bounds each notification's own tokens; ``prompt_states`` keeps system-prompt states on disk across processes."""
 
     def __init__(self, model_path: Path, *, chat_format: str, n_threads: int | None, max_notification_tokens: int,
-                 decoding: str, result_cache_size: int, prompt_states: PromptStateStore | None) -> None:
+                 decoding: str, result_cache_size: int, prompt_states: PromptStateStore | None,
+                 folder_prior: "EmbeddingFolderPrior | None" = None) -> None:
         self.runtime = LlamaRuntime(model_path, n_threads=n_threads)
+        self.folder_prior = folder_prior
         self.max_notification_tokens = max_notification_tokens
         self._decoding = decoding
         self._n_batch = max(512, -(-(max_notification_tokens + 128) // 64) * 64)
@@ -203,15 +208,23 @@ class Engine:
             pieces = self.render(prepared.setup, note)
             tails.append(rt.tokenize_data(pieces.user)[: self.max_notification_tokens]
                          + rt.tokenize(pieces.suffix, special=True))
-        if prepared.paths is None or self._decoding == "grammar":
+        prior = self.folder_prior if prepared.paths is not None else None
+        if prepared.paths is None or (self._decoding == "grammar" and prior is None):
             return [self._grammar_result(prepared, n_prefix, tail, None) for tail in tails]
+        bias = prior.bias(prepared.setup.folders, notes) if prior is not None else None
         results: list[Classification] = []
+        start = 0
         for group in self._groups(prepared.paths, tails):
-            choices = choose(rt, prepared.paths, n_prefix, group)
+            group_bias = bias[start: start + len(group)] if bias is not None else None
+            start += len(group)
+            choices = choose(rt, prepared.paths, n_prefix, group, group_bias)
             rt.truncate(-1, n_prefix)
             for tail, choice in zip(group, choices):
-                results.append(self._from_choice(prepared, choice) if choice.exact
-                               else self._grammar_result(prepared, n_prefix, tail, choice.folder_probs))
+                if choice.exact and not (self._decoding == "grammar" and prior is not None):
+                    results.append(self._from_choice(prepared, choice))
+                else:  # with a prior, the grammar decodes the priority after the folder the prior chose
+                    forced = choice.folder if prior is not None else None
+                    results.append(self._grammar_result(prepared, n_prefix, tail, choice.folder_probs, forced))
         return results
 
     def _groups(self, paths: AnswerPaths, tails: list[list[int]]) -> Iterator[list[list[int]]]:
@@ -237,9 +250,10 @@ class Engine:
                        choice.folder_probs, choice.priority_probs)
 
     def _grammar_result(self, prepared: _Prepared, n_prefix: int, tail: list[int],
-                        folder_probs: np.ndarray | None) -> Classification:
+                        folder_probs: np.ndarray | None, forced_folder: int | None = None) -> Classification:
         """Grammar-constrained greedy decoding of one notification in sequence 0. While the answer is on the
-        canonical token trie, text the grammar fixes is jumped over as the fast path does (same results)."""
+        canonical token trie, text the grammar fixes is jumped over as the fast path does (same results).
+        ``forced_folder``: the head of that folder is fed instead of chosen (a folder prior chose it)."""
         self._counts["grammar"] += 1
         rt = self.runtime
         rt.truncate(-1, n_prefix)
@@ -251,6 +265,13 @@ class Engine:
         out = bytearray()
         digit_probs = None
         heads = {render_answer(f.name, 1).encode("utf-8")[:-2] for f in prepared.setup.folders}  # text before the digit
+        if forced_folder is not None and paths is not None:
+            head = paths.path(forced_folder)
+            for step in head[1:]:
+                sampler.accept(step.token)
+                out += rt.piece(step.token)
+                pending.append(step.token)
+            node = head[-1]
         for _ in range(prepared.max_answer_tokens):
             if paths is not None and node is not None and not node.branches:
                 jumped = paths.forced_from(node)[1:]

@@ -22,8 +22,9 @@ from .runtime import LlamaRuntime
 
 @dataclass(frozen=True)
 class Choice:
-    """``exact`` is False when greedy grammar decoding would leave the canonical path: then ``folder`` and
-    ``priority_index`` are -1 and the caller decodes with the grammar; ``folder_probs`` is always set."""
+    """``exact`` is False when greedy grammar decoding would leave the canonical path: then ``priority_index`` is -1,
+    ``folder`` too unless a folder bias chose it, and the caller decodes with the grammar; ``folder_probs`` is always
+    set."""
 
     folder: int
     priority_index: int
@@ -61,9 +62,19 @@ def _walk_shared(root: TrieNode, logits_of: dict[int, np.ndarray]) -> TrieNode |
     return node
 
 
-def choose(rt: LlamaRuntime, paths: AnswerPaths, n_prefix: int, tails: Sequence[list[int]]) -> list[Choice]:
+def _first_own_node(paths: AnswerPaths, folder: int) -> TrieNode:
+    """The first node of ``folder``'s head that no other folder shares."""
+    return next(node for node in paths.path(folder) if not node.shared)
+
+
+def choose(rt: LlamaRuntime, paths: AnswerPaths, n_prefix: int, tails: Sequence[list[int]],
+           folder_bias: np.ndarray | None = None) -> list[Choice]:
     """Choices for notifications whose tokens (user text + template suffix) are ``tails``; the system prompt's KV
-    occupies positions ``0..n_prefix`` of sequence 0. Sequences ``1..len(tails)*n_folders`` must be free."""
+    occupies positions ``0..n_prefix`` of sequence 0. Sequences ``1..len(tails)*n_folders`` must be free.
+
+    With ``folder_bias`` (one row of log-space bonuses per notification, :mod:`notifclf.folder_prior`) the folder is
+    the argmax of log P(folder) + bonus instead of the greedy walk; the priority is still the model's for that
+    folder, and an inexact choice keeps its folder (``Choice.folder``) for the grammar to decode the priority."""
     n_folders = len(paths.heads)
     items: list[tuple[int, int, tuple[int, ...], bool]] = []
     owners: list[tuple[int, TrieNode]] = []  # (note, node whose logits an output row holds)
@@ -89,7 +100,11 @@ def choose(rt: LlamaRuntime, paths: AnswerPaths, n_prefix: int, tails: Sequence[
     phase2: list[tuple[int, int, tuple[int, ...], bool]] = []
     phase2_owner: list[tuple[int, TrieNode]] = []
     for j, tail in enumerate(tails):
-        node = _walk_shared(paths.root, logits[j])
+        if folder_bias is not None:
+            fused = np.log(np.maximum(_folder_probs(paths, logits[j]), 1e-12)) + folder_bias[j]
+            node = _first_own_node(paths, int(np.argmax(fused)))
+        else:
+            node = _walk_shared(paths.root, logits[j])
         if node is None:
             continue
         folder = node.folders[0]
@@ -107,10 +122,15 @@ def choose(rt: LlamaRuntime, paths: AnswerPaths, n_prefix: int, tails: Sequence[
     choices = []
     for j in range(len(tails)):
         folder_probs = _folder_probs(paths, logits[j])
+        if folder_bias is not None:  # the distribution the folder was chosen from
+            fused = np.log(np.maximum(folder_probs, 1e-12)) + folder_bias[j]
+            folder_probs = np.exp(fused - fused.max()) / np.exp(fused - fused.max()).sum()
         found = decided[j]
         finished = _priority(paths, found[0], logits[j]) if found else None
         if finished is None:
-            choices.append(Choice(folder=-1, priority_index=-1, folder_probs=folder_probs, priority_probs=None, exact=False))
+            chosen = found[0] if found and folder_bias is not None else -1
+            choices.append(Choice(folder=chosen, priority_index=-1, folder_probs=folder_probs, priority_probs=None,
+                                  exact=False))
         else:
             choices.append(Choice(folder=found[0], priority_index=finished[0], folder_probs=folder_probs,
                                   priority_probs=finished[1]))

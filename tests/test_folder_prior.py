@@ -1,0 +1,76 @@
+"""The embedding folder prior: real llama.cpp on a tiny model, real all-MiniLM-L6-v2 (notifclf.embedding)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from notifclf import Classifier, Folder, output_schema
+from notifclf.folder_prior import EmbeddingFolderPrior, load_folder_prior
+from notifclf.schema import validate_output
+
+FOLDERS = [Folder("Rides", "Taxis and ride-hailing: Uber, Lyft, driver arriving"),
+           Folder("Music", "Songs, albums, playlists and podcasts"),
+           Folder("Family", "Messages from my mum, dad and siblings"),
+           Folder("Rideshare receipts", "Receipts of trips")]  # shares its first token with Rides
+NOTES = [{"app": "Uber", "title": "Your driver is arriving", "body": "Toyota Prius, plate ABC123"},
+         {"app": "Spotify", "title": "New album", "body": "A new playlist of songs for you"},
+         {"app": "WhatsApp", "title": "Mum", "body": "Call me when you can, love mum"}]
+
+
+def _classifier(model, tmp_path, **kwargs) -> Classifier:
+    return Classifier(model, folders=FOLDERS, progress=False, result_cache_size=0,
+                      corrections_path=tmp_path / "none.sqlite3", **kwargs)
+
+
+def test_bias_is_weight_times_cosine(encoder):
+    prior = EmbeddingFolderPrior(encoder, weight=10.0)
+    from notifclf.notification import Notification
+
+    notes = [Notification.coerce(n) for n in NOTES]
+    bias = prior.bias(tuple(FOLDERS), notes)
+    assert bias.shape == (3, 4)
+    assert [int(i) for i in np.argmax(bias, axis=1)] == [0, 1, 2]  # each note is nearest its own folder
+    assert np.all(np.abs(bias) <= 10.0 + 1e-6)
+    assert prior.bias(tuple(FOLDERS), []).shape == (0, 4)
+
+
+@pytest.mark.parametrize("decoding", ["fast", "grammar"])
+def test_a_strong_prior_decides_the_folder_and_the_model_the_priority(tiny_qwen2, encoder, tmp_path, decoding):
+    with _classifier(tiny_qwen2, tmp_path, decoding=decoding,
+                     folder_prior=EmbeddingFolderPrior(encoder, weight=1000.0)) as clf:
+        results = clf.classify_many(NOTES)
+        schema = output_schema(clf.folders)
+    assert [r.folder for r in results] == ["Rides", "Music", "Family"]
+    for r in results:
+        validate_output(r.to_dict(), schema)
+        assert r.priority in (1, 2, 3)
+        assert abs(sum(r.folder_distribution.values()) - 1) < 1e-6
+        assert max(r.folder_distribution, key=r.folder_distribution.get) == r.folder
+
+
+def test_fast_and_grammar_decoding_agree_under_a_prior(tiny_qwen2, encoder, tmp_path):
+    answers = []
+    for decoding in ("fast", "grammar"):
+        with _classifier(tiny_qwen2, tmp_path, decoding=decoding,
+                         folder_prior=EmbeddingFolderPrior(encoder, weight=2.0)) as clf:
+            answers.append([(r.folder, r.priority) for r in clf.classify_many(NOTES * 2)])
+    assert answers[0] == answers[1]
+
+
+def test_a_zero_weight_prior_changes_nothing(tiny_qwen2, encoder, tmp_path):
+    with _classifier(tiny_qwen2, tmp_path) as plain:
+        want = plain.classify_many(NOTES)
+    with _classifier(tiny_qwen2, tmp_path, folder_prior=EmbeddingFolderPrior(encoder, weight=0.0)) as clf:
+        got = clf.classify_many(NOTES)
+    assert got == want
+    for g, w in zip(got, want):
+        assert g.folder_distribution == pytest.approx(w.folder_distribution)
+
+
+def test_unknown_prior_names_and_bad_weights_are_refused(encoder):
+    with pytest.raises(ValueError, match="embeddings"):
+        load_folder_prior("tfidf")
+    with pytest.raises(ValueError, match="weight"):
+        EmbeddingFolderPrior(encoder, weight=-1)
+    assert load_folder_prior(None) is None and load_folder_prior("none") is None
