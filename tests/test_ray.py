@@ -83,6 +83,24 @@ def test_json_lines_with_bad_lines_become_error_records(local_ray, tiny_qwen2):
         assert_same_results([labeled[0], labeled[4]], clf.classify_many(good))
 
 
+def test_actors_use_the_users_corrections_and_the_folder_prior(local_ray, tiny_qwen2, model_dir, tmp_path):
+    store = tmp_path / "corrections.sqlite3"
+    options = dict(folders=FOLDERS, cache_dir=tmp_path, progress=False)
+    with Classifier(tiny_qwen2, corrections_path=store, **options) as clf:
+        clf.correct({"app": "Slack", "title": "Standup"}, folder="Other", priority=3)
+        clf.correct({"app": "Chase", "title": "Card used"}, folder="Travel", priority=1)
+    (tmp_path / model_dir.name).symlink_to(model_dir)  # the encoder already extracted, as on a user's machine
+    rows = notifications(10)
+    labeled = label_dataset(ray.data.from_items(rows), model=str(tiny_qwen2), folders=FOLDERS, cache_dir=tmp_path,
+                            corrections_path=store, folder_prior="embeddings", concurrency=1, batch_size=5).take_all()
+    with Classifier(tiny_qwen2, corrections_path=store, folder_prior="embeddings", **options) as clf:
+        expected = clf.classify_many(rows)
+    with Classifier(tiny_qwen2, corrections_path=tmp_path / "none.sqlite3", **options) as plain:
+        without = plain.classify_many(rows)
+    assert_same_results(labeled, expected)
+    assert [(e.folder, e.priority) for e in expected] != [(w.folder, w.priority) for w in without]
+
+
 def test_columns_labeling_would_overwrite_are_refused_before_anything_runs(local_ray, tiny_qwen2):
     ds = ray.data.from_items([{"title": "x", "folder": "Work"}])
     with pytest.raises(RayInputError, match="already has column.*folder"):
