@@ -1,10 +1,12 @@
 """Speed benchmark: naive llama-cpp-python vs notifclf classify / classify_many vs two floors, side by side.
 
     python benchmarks/bench.py [--model NAME_OR_PATH] [--rounds 3] [--notes 16] [--data ../shared/data/notifai/train.jsonl]
+                               [--with-prior]
 
 Methods run in interleaved rounds (a new random order each round) over the same notifications, so machine noise hits
 them alike; per-notification medians over rounds are printed with their ratios. Cold start (import to first result,
-model already cached) and peak RSS are measured in fresh child processes that load notifclf only.
+model already cached) and peak RSS are measured in fresh child processes that load notifclf only. ``--with-prior``
+adds ``classify`` with ``folder_prior="embeddings"`` to the same rounds.
 
 The floors: the notification's own tokens; and those plus the fixed text every method must evaluate after them
 before the answer's first choice (end of turn, assistant header, ``{"folder": "``), in one decode with one logits
@@ -33,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "notifai" / "train.jsonl"
 FLOOR = "floor: notification tokens only"
 FLOOR2 = "floor: notification + fixed suffix"
+PRIOR = "notifclf classify + embedding prior"
 
 CHILD = r"""
 import resource, sys, time
@@ -118,6 +121,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--with-prior", action="store_true", help="also time classify with folder_prior='embeddings'")
     args = ap.parse_args()
 
     model_path = resolve_model(args.model, progress=False).path
@@ -136,6 +140,11 @@ def main() -> int:
         FLOOR: lambda: [floor(n) for n in notes],
         FLOOR2: lambda: [floor2(n) for n in notes],
     }
+    prior = None
+    if args.with_prior:
+        prior = notifclf.Classifier(model_path, n_threads=args.threads, progress=False, result_cache_size=0,
+                                    folder_prior="embeddings")
+        methods[PRIOR] = lambda: [prior.classify(n) for n in notes]
     for run in methods.values():  # warm-up: caches the system prompt everywhere
         run()
     times: dict[str, list[float]] = {name: [] for name in methods}
@@ -167,6 +176,10 @@ def main() -> int:
     agree_naive = sum(a.to_dict() == b for a, b in zip(fast_results, naive_results))
     print(f"identical answers: classify vs grammar decoding {agree}/{len(notes)}; classify vs naive {agree_naive}/{len(notes)}")
     print(f"decode paths used by classify: {fast.decode_counts()}")
+    if prior is not None:
+        print(f"classify with the embedding folder prior over classify: {med[PRIOR] / med['notifclf classify']:.2f}x "
+              f"(+{med[PRIOR] - med['notifclf classify']:.1f} ms/notif)")
+        prior.close()
     fast.close()
     grammar.close()
     floor_rt.close()

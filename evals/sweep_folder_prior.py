@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from notifclf.dev_split import is_dev  # noqa: E402
 from notifclf.embedding import load_sentence_encoder  # noqa: E402
-from notifclf.folder_prior import EmbeddingFolderPrior  # noqa: E402
+from notifclf.embedding.folder_prior import EmbeddingFolderPrior  # noqa: E402
 from notifclf.folders import DEFAULT_FOLDERS, validate_folders  # noqa: E402
 from notifclf.notification import Notification  # noqa: E402
 from run_heldout import NOTE_FIELDS, model_only_classifier  # noqa: E402

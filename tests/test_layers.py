@@ -34,19 +34,21 @@ def modules(root: str) -> list[Path]:
 
 # The four layers of notifclf and what each may import (README "Architecture"): the types and the prompt contract
 # (shared with training) import nothing else; the model store, the engine and the corrections store only the types;
-# the public Classifier all of these; the command line and file tools anything.
+# the sentence encoder and folder prior the types and the model cache; the public Classifier all of these; the
+# command line and file tools anything.
 TYPES = {"errors", "notification", "folders", "result", "schema", "prompt", "chat_template", "dev_split",
          "priority_mapping", "files"}
 MAY_IMPORT = {"types": {"types"}, "models": {"types", "models"}, "engine": {"types", "engine"},
-              "corrections": {"types"}, "api": {"types", "models", "engine", "corrections", "api"},
-              "app": {"types", "models", "engine", "corrections", "api", "app"}}
+              "corrections": {"types"}, "embedding": {"types", "models", "embedding"},
+              "api": {"types", "models", "engine", "corrections", "embedding", "api"},
+              "app": {"types", "models", "engine", "corrections", "embedding", "api", "app"}}
 
 
 def layer(module: str) -> str:
     parts = module.split(".")
     if parts[1:2] and parts[1] in TYPES:
         return "types"
-    if parts[1:2] and parts[1] in ("models", "engine", "corrections"):
+    if parts[1:2] and parts[1] in ("models", "engine", "corrections", "embedding"):
         return parts[1]
     if parts[1:] in ([], ["__init__"], ["classifier"]):
         return "api"

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -29,14 +29,17 @@ from ..schema import PRIORITIES, grammar_from_schema, output_schema, render_answ
 from .lru import LRU
 from .prefix_cache import PrefixCache, PromptStateStore
 
-if TYPE_CHECKING:
-    from ..folder_prior import EmbeddingFolderPrior
-
 logger = logging.getLogger("notifclf")
 
 _CTX_STEP = 256
 _N_SEQ_MAX = 64
 _MAX_PREPARED = 16
+
+
+class FolderPrior(Protocol):
+    """Log-space bonuses for the folders, one row per notification (``notifclf.embedding.folder_prior``)."""
+
+    def bias(self, folders: tuple[Folder, ...], notes: Sequence[Notification]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ class Engine:
 
     def __init__(self, model_path: Path, *, chat_format: str, n_threads: int | None, max_notification_tokens: int,
                  decoding: str, result_cache_size: int, prompt_states: PromptStateStore | None,
-                 folder_prior: "EmbeddingFolderPrior | None" = None) -> None:
+                 folder_prior: FolderPrior | None = None) -> None:
         self.runtime = LlamaRuntime(model_path, n_threads=n_threads)
         self.folder_prior = folder_prior
         self.max_notification_tokens = max_notification_tokens

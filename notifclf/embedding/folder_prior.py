@@ -2,7 +2,7 @@
 
 The fine-tuned 0.5B model knows the folders it was trained on well, but on folder sets it never saw it tends to
 collapse onto one folder; a small sentence-embedding model (all-MiniLM-L6-v2, run in numpy by
-:mod:`notifclf.embedding`) reads unseen descriptions better and the default four worse. With a prior, the folder is
+:mod:`notifclf.embedding.minilm`) reads unseen descriptions better and the default four worse. With a prior, the folder is
 
     argmax_f  log P_model(f | notification) + weight * cos(notification, "name: description" of f)
 
@@ -15,13 +15,13 @@ measures it. The prior does not read the user's free-text preferences or correct
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
 
-from .engine.lru import LRU
-from .folders import Folder
-from .notification import Notification
+from ..folders import Folder
+from ..notification import Notification
 
 DEFAULT_WEIGHT = 20.0
 PRIOR_NAMES = ("embeddings",)
@@ -44,7 +44,7 @@ class EmbeddingFolderPrior:
             raise ValueError(f"weight must be a non-negative number, got {weight!r}")
         self.encoder = encoder
         self.weight = float(weight)
-        self._folders: LRU[tuple[Folder, ...], np.ndarray] = LRU(16)
+        self._folders: OrderedDict[tuple[Folder, ...], np.ndarray] = OrderedDict()  # the last 16 folder sets
         self._lock = threading.Lock()
 
     def _folder_rows(self, folders: tuple[Folder, ...]) -> np.ndarray:
@@ -52,8 +52,11 @@ class EmbeddingFolderPrior:
             rows = self._folders.get(folders)
         if rows is None:
             rows = self.encoder.encode([folder_text(f) for f in folders])
-            with self._lock:
-                self._folders.put(folders, rows)
+        with self._lock:
+            self._folders[folders] = rows
+            self._folders.move_to_end(folders)
+            while len(self._folders) > 16:
+                self._folders.popitem(last=False)
         return rows
 
     def bias(self, folders: tuple[Folder, ...], notes: Sequence[Notification]) -> np.ndarray:
@@ -71,6 +74,6 @@ def load_folder_prior(prior: "str | EmbeddingFolderPrior | None", cache_dir=None
         return prior if isinstance(prior, EmbeddingFolderPrior) else None
     if prior not in PRIOR_NAMES:
         raise ValueError(f"folder_prior must be None, 'none' or one of {', '.join(PRIOR_NAMES)}, got {prior!r}")
-    from .embedding import load_sentence_encoder
+    from .files import load_sentence_encoder
 
     return EmbeddingFolderPrior(load_sentence_encoder(cache_dir=cache_dir))

@@ -1,0 +1,75 @@
+"""A mechanism measured against worked examples: corrections applied by retrieval instead of shown to the model.
+
+For each simulated user of evals/conventions/: the model labels every case with no corrections; then, for k
+corrections per convention and a similarity bar, a case takes the label of its most similar correction (cosine of
+all-MiniLM-L6-v2 embeddings of "app. title. body", notifclf.embedding) when that cosine clears the bar, else keeps
+the model's. Printed: how often the cases a convention decides follow it, and the untouched cases' folder accuracy
+(compare with evals/run_corrections.py, same users and pool order).
+
+    python evals/retrieval_corrections.py [--model NAME|PATH] [--ks 1,3,5] [--bars 0.3,0.4,0.5,0.6,0.7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from notifclf.embedding import load_sentence_encoder  # noqa: E402
+from notifclf.embedding.folder_prior import notification_text  # noqa: E402
+from notifclf.notification import Notification  # noqa: E402
+from run_corrections import SUITES, _note, follows  # noqa: E402
+from run_heldout import model_only_classifier  # noqa: E402
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default=None)
+    p.add_argument("--ks", default="1,3,5")
+    p.add_argument("--bars", default="0.3,0.4,0.5,0.6,0.7")
+    args = p.parse_args(argv)
+    encoder = load_sentence_encoder()
+    users = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(SUITES.glob("*.json"))]
+    clf = model_only_classifier(args.model)
+    found = []
+    try:
+        for user in users:
+            clf.set_folders(user["folders"])
+            model = clf.classify_many([_note(c) for c in user["cases"]])
+            embed = lambda items: encoder.encode([notification_text(Notification.coerce(_note(i))) for i in items])  # noqa: E731
+            found.append((user, model, embed(user["cases"]), embed(user["pool"])))
+    finally:
+        clf.close()
+    for k in (int(x) for x in args.ks.split(",")):
+        for bar in (float(x) for x in args.bars.split(",")):
+            followed = decided = kept = untouched = kept_before = 0
+            for user, model, cases, pool in found:
+                conventions = {c["id"]: c for c in user["conventions"]}
+                shown = [i for c in user["conventions"]
+                         for i in [j for j, item in enumerate(user["pool"]) if item["convention"] == c["id"]][:k]]
+                for case, result, vector in zip(user["cases"], model, cases):
+                    label = (result.folder, result.priority)
+                    sims = pool[shown] @ vector
+                    if shown and sims.max() >= bar:
+                        item = user["pool"][shown[int(np.argmax(sims))]]
+                        label = (item["folder"], item["priority"])
+                    answer = type("Answer", (), {"folder": label[0], "priority": label[1]})
+                    if case.get("decided_by"):
+                        decided += 1
+                        followed += follows(answer, conventions[case["decided_by"]])
+                    else:
+                        untouched += 1
+                        kept += label[0] == case["folder"]
+                        kept_before += result.folder == case["folder"]
+            print(f"k={k} bar={bar:.2f}: follow {followed / decided:.1%}  untouched folder {kept / untouched:.1%} "
+                  f"(no corrections {kept_before / untouched:.1%})", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
