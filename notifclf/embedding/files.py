@@ -11,7 +11,6 @@ threads) share one copy instead of mapping and fusing the weights twice.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import shutil
 import socket
@@ -26,6 +25,7 @@ from typing import Any
 
 from ..errors import ModelIntegrityError, ModelNotFoundError
 from ..models.cache import check_free_space, ensure_writable_dir, raise_write_error, resolve_cache_dir
+from .jsonfile import read_json
 from .minilm import BertConfig, SentenceEncoder
 from .tensorfile import read_safetensors
 from .wordpiece import WordPieceTokenizer
@@ -142,10 +142,7 @@ def _model_dir(source: str | os.PathLike[str]) -> Path:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelIntegrityError(f"{path} is unreadable or not JSON: {exc}") from exc
+    data = read_json(path, "model file")
     if not isinstance(data, dict):
         raise ModelIntegrityError(f"{path} is not a JSON object")
     return data

@@ -12,7 +12,6 @@ of threads may call it at once; numpy releases the GIL inside BLAS, so they even
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import ModelIntegrityError
+from .jsonfile import read_json
 from .wordpiece import WordPieceTokenizer
 
 _F32 = np.float32
@@ -50,12 +50,7 @@ class BertConfig:
     @classmethod
     def from_file(cls, path: Path) -> BertConfig:
         """Read and check ``config.json``: a BERT with absolute positions and exact ("gelu") activations."""
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelIntegrityError(f"model config {path} does not exist") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelIntegrityError(f"model config {path} is unreadable or not JSON: {exc}") from exc
+        raw = read_json(path, "model config")
         try:
             if raw.get("model_type", "bert") != "bert":
                 raise ValueError(f"model_type {raw.get('model_type')!r} is not 'bert'")

@@ -22,7 +22,6 @@ tables of other versions than Python's (see there).
 from __future__ import annotations
 
 import functools
-import json
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from typing import Any
 
 from ..errors import ModelIntegrityError
 from . import unicode_tables as tables
+from .jsonfile import read_json
 
 _REMOVED = re.compile(f"[{tables.regex_class(tables.REMOVED)}]+")
 _CLEAN_SPACE = {a: " " for first, last in tables.parse_ranges(tables.CLEAN_SPACE) for a in range(first, last + 1)}
@@ -86,12 +86,7 @@ class WordPieceTokenizer:
     def from_file(cls, path: str | Path, *, max_length: int) -> WordPieceTokenizer:
         """Read a ``tokenizer.json`` (HF ``tokenizers`` format), refusing any pipeline this class does not reproduce."""
         path = Path(path)
-        try:
-            spec = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelIntegrityError(f"tokenizer file {path} does not exist") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelIntegrityError(f"tokenizer file {path} is unreadable or not JSON: {exc}") from exc
+        spec = read_json(path, "tokenizer file")
         try:
             return cls(**_options_from_spec(spec), max_length=max_length)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
