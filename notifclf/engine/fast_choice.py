@@ -62,6 +62,13 @@ def _walk_shared(root: TrieNode, logits_of: dict[int, np.ndarray]) -> TrieNode |
     return node
 
 
+def _fused_probs(folder_probs: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """P(folder) times exp(bias), renormalised: the distribution a folder prior chooses from."""
+    fused = np.log(np.maximum(folder_probs, 1e-12)) + bias
+    fused = np.exp(fused - fused.max())
+    return fused / fused.sum()
+
+
 def _first_own_node(paths: AnswerPaths, folder: int) -> TrieNode:
     """The first node of ``folder``'s head that no other folder shares."""
     return next(node for node in paths.path(folder) if not node.shared)
@@ -72,8 +79,8 @@ def choose(rt: LlamaRuntime, paths: AnswerPaths, n_prefix: int, tails: Sequence[
     """Choices for notifications whose tokens (user text + template suffix) are ``tails``; the system prompt's KV
     occupies positions ``0..n_prefix`` of sequence 0. Sequences ``1..len(tails)*n_folders`` must be free.
 
-    With ``folder_bias`` (one row of log-space bonuses per notification, :mod:`notifclf.embedding.folder_prior`) the folder is
-    the argmax of log P(folder) + bonus instead of the greedy walk; the priority is still the model's for that
+    With ``folder_bias`` (one row of log-space bonuses per notification, :mod:`notifclf.embedding.folder_prior`) the
+    folder is the argmax of log P(folder) + bonus instead of the greedy walk; the priority is still the model's for that
     folder, and an inexact choice keeps its folder (``Choice.folder``) for the grammar to decode the priority."""
     n_folders = len(paths.heads)
     items: list[tuple[int, int, tuple[int, ...], bool]] = []
@@ -101,8 +108,7 @@ def choose(rt: LlamaRuntime, paths: AnswerPaths, n_prefix: int, tails: Sequence[
     phase2_owner: list[tuple[int, TrieNode]] = []
     for j, tail in enumerate(tails):
         if folder_bias is not None:
-            fused = np.log(np.maximum(_folder_probs(paths, logits[j]), 1e-12)) + folder_bias[j]
-            node = _first_own_node(paths, int(np.argmax(fused)))
+            node = _first_own_node(paths, int(np.argmax(_fused_probs(_folder_probs(paths, logits[j]), folder_bias[j]))))
         else:
             node = _walk_shared(paths.root, logits[j])
         if node is None:
@@ -123,8 +129,7 @@ def choose(rt: LlamaRuntime, paths: AnswerPaths, n_prefix: int, tails: Sequence[
     for j in range(len(tails)):
         folder_probs = _folder_probs(paths, logits[j])
         if folder_bias is not None:  # the distribution the folder was chosen from
-            fused = np.log(np.maximum(folder_probs, 1e-12)) + folder_bias[j]
-            folder_probs = np.exp(fused - fused.max()) / np.exp(fused - fused.max()).sum()
+            folder_probs = _fused_probs(folder_probs, folder_bias[j])
         found = decided[j]
         finished = _priority(paths, found[0], logits[j]) if found else None
         if finished is None:
