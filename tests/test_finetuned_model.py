@@ -53,3 +53,30 @@ def test_merged_model_still_answers_general_questions(finetuned, question, expec
     out = llm.create_chat_completion(messages=[{"role": "user", "content": question}], temperature=0.0, max_tokens=80)
     answer = out["choices"][0]["message"]["content"].lower()
     assert all(e in answer for e in expected), answer
+
+
+UNSEEN_FOLDERS = [Folder("Getting around", "Taxis and ride-hailing: Uber, Lyft, Bolt, driver arriving, trip receipts"),
+                  Folder("Watching & listening", "Series, films, music, podcasts and audiobooks"),
+                  Folder("My people", "Messages from my family and friends")]
+UNSEEN_CASES = [({"app": "Spotify", "title": "New episode", "body": "Your favourite podcast has a new episode"},
+                 "Watching & listening"),
+                ({"app": "Netflix", "title": "New season available", "body": "Season 3 of your show is now streaming"},
+                 "Watching & listening"),
+                ({"app": "Audible", "title": "Your audiobook is ready", "body": "Start listening to The Hobbit"},
+                 "Watching & listening"),
+                ({"app": "Uber", "title": "Your driver is arriving", "body": "Toyota Prius ABC123"}, "Getting around"),
+                ({"app": "Bolt", "title": "Trip receipt", "body": "Thanks for riding with Bolt: 12.40 EUR"},
+                 "Getting around"),
+                ({"app": "WhatsApp", "title": "Mum", "body": "Call me when you can"}, "My people")]
+
+
+def test_the_embedding_prior_reads_folders_the_model_never_saw(finetuned, model_dir, tmp_path):
+    (tmp_path / model_dir.name).symlink_to(model_dir)
+    with Classifier(finetuned.model_path, folders=UNSEEN_FOLDERS, folder_prior="embeddings", cache_dir=tmp_path,
+                    progress=False, corrections_path=tmp_path / "none.sqlite3") as clf:
+        results = clf.classify_many([note for note, _ in UNSEEN_CASES])
+        schema = output_schema(clf.folders)
+    for r in results:
+        validate_output(r.to_dict(), schema)
+    # measured: 6/6 with the prior; 5/6 without (the podcast went to "My people")
+    assert [r.folder for r in results] == [want for _, want in UNSEEN_CASES]
