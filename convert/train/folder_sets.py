@@ -205,7 +205,7 @@ class FolderSetSampler:
 
     def _example_apps(self, cats: Sequence[str], rng: random.Random) -> list[str]:
         """A few apps of these categories to name in a description (``app_shares[0]`` of descriptions), else none."""
-        if rng.random() >= self.app_shares[0]:
+        if not self.apps or rng.random() >= self.app_shares[0]:  # no draw without apps: sets stay as drawn before
             return []
         pool = sorted({a for k in cats for a in self.apps.get(k, ())})
         return rng.sample(pool, min(len(pool), rng.choice([1, 2, 2, 3]))) if pool else []
@@ -271,7 +271,7 @@ class FolderSetSampler:
             name = opaque[i] if opaque else unrelated[i] if unrelated else self.name_for(cats, rng, group)
             desc = self.describe(cats, rng, group, excluded)
             specs.append(FolderSpec(Folder(name, desc), categories=frozenset(cats)))
-        if rng.random() < self.app_shares[1]:
+        if self.apps and rng.random() < self.app_shares[1]:
             names = opaque or unrelated or []
             specs.append(self.app_folder(rng, names[len(specs)] if len(specs) < len(names) else None))
         if rng.random() < 0.4:
@@ -294,7 +294,7 @@ class FolderSetSampler:
             taken |= set(cats)
             specs.append(FolderSpec(Folder(self.name_for(cats, rng, group), self.describe(cats, rng, group)),
                                     categories=frozenset(cats)))
-        if rng.random() < self.app_shares[1]:
+        if self.apps and rng.random() < self.app_shares[1]:
             specs.append(self.app_folder(rng, None))
         rng.shuffle(specs)
         return FolderSet(tuple(specs), "mixed")

@@ -131,3 +131,18 @@ def test_descriptions_name_apps_of_their_categories_and_app_folders_appear():
     plain = FolderSetSampler(tax, ALLOWED)
     again = FolderSetSampler(tax, ALLOWED, apps_by_category={})
     assert [plain.sample(random.Random(i)) for i in range(50)] == [again.sample(random.Random(i)) for i in range(50)]
+
+
+def test_without_apps_the_sampler_draws_the_sets_the_evaluation_sets_were_drawn_with():
+    """evals/make_heldout_sets.py samples with no apps: a training-only feature must not consume random draws
+    there, or the sampled evaluation sets change (pinned: the digest of what the sets of runs/eval/data came from)."""
+    import hashlib
+
+    tax = load_taxonomy()
+    sampler = FolderSetSampler(tax, ALLOWED, nameless_shares=(0.2, 0.15))
+    drawn = [[(s.folder.name, s.folder.description, sorted(s.categories), sorted(s.defaults), s.catch_all)
+              for s in sampler.sample(random.Random(i)).specs] for i in range(40)]
+    assert hashlib.sha256(repr(drawn).encode()).hexdigest() == DRAWN_DIGEST
+
+
+DRAWN_DIGEST = "2d49c513ebadb9c4823e6f7906e1e259399715ef68ba4229b05efee8da8e294b"
