@@ -20,6 +20,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -30,13 +31,26 @@ EVALS = Path(__file__).resolve().parent
 NOTE_FIELDS = ("app", "title", "body", "sub_text", "category", "posted_at")
 
 
+def note_of(case: dict) -> dict:
+    """The notification a case holds (its labels and its taxonomy category left out)."""
+    return {k: case[k] for k in NOTE_FIELDS if case.get(k) is not None and k != "category"}
+
+
+def data_sets(data_dir: Path) -> Iterator[tuple[str, list[dict], list[dict]]]:
+    """``(name, folders, cases)`` of every ``<name>.folders.json`` + ``<name>.jsonl`` in ``data_dir``, by name."""
+    for folders_file in sorted(data_dir.glob("*.folders.json")):
+        name = folders_file.name[: -len(".folders.json")]
+        cases = [json.loads(line) for line in (data_dir / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+                 if line.strip()]
+        yield name, json.loads(folders_file.read_text(encoding="utf-8")), cases
+
+
 def score(clf: notifclf.Classifier, cases: list[dict], *, batch: int = 8) -> dict:
     """Folder, priority and both accuracy (priority only where the case has one) and the wrong answers."""
     t0 = time.time()
     preds = []
     for i in range(0, len(cases), batch):
-        preds += clf.classify_many([{k: c[k] for k in NOTE_FIELDS if c.get(k) is not None and k != "category"}
-                                    for c in cases[i: i + batch]])
+        preds += clf.classify_many([note_of(c) for c in cases[i: i + batch]])
     n = len(cases)
     f_ok = [p.folder == c["folder"] for p, c in zip(preds, cases)]
     with_p = [(p, c) for p, c in zip(preds, cases) if c.get("priority") is not None]
@@ -60,13 +74,10 @@ def run(model: str | None, data_dir: Path, only: str | None, folder_prior: str |
     clf = model_only_classifier(model, folder_prior=folder_prior)
     report: dict = {"model": str(model or "default"), "folder_prior": folder_prior, "sets": {}}
     try:
-        for folders_file in sorted(data_dir.glob("*.folders.json")):
-            name = folders_file.name[: -len(".folders.json")]
+        for name, folders, cases in data_sets(data_dir):
             if only and not name.startswith(only):
                 continue
-            cases = [json.loads(line) for line in (data_dir / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
-                     if line.strip()]
-            clf.set_folders(json.loads(folders_file.read_text(encoding="utf-8")))
+            clf.set_folders(folders)
             report["sets"][name] = score(clf, cases)
             print(f"{name:<32}{report['sets'][name]['n']:>5}  folder {report['sets'][name]['folder']:.1%}", flush=True)
         if only is None or only == "preferences":

@@ -24,7 +24,7 @@ from notifclf.embedding import load_sentence_encoder  # noqa: E402
 from notifclf.embedding.folder_prior import EmbeddingFolderPrior  # noqa: E402
 from notifclf.folders import DEFAULT_FOLDERS, validate_folders  # noqa: E402
 from notifclf.notification import Notification  # noqa: E402
-from run_heldout import NOTE_FIELDS, model_only_classifier  # noqa: E402
+from run_heldout import data_sets, model_only_classifier, note_of  # noqa: E402
 
 EVALS = Path(__file__).resolve().parent
 WEIGHTS = (0, 2, 5, 10, 15, 20, 30, 50, 1000)
@@ -35,17 +35,13 @@ GROUPS = {"in-distribution sets": "indist-sets-", "dev split (defaults)": "dev-d
 
 
 def suites(data_dir: Path, data: Path) -> list[tuple[str, list, str, list[dict]]]:
-    out = []
-    for ff in sorted(data_dir.glob("*.folders.json")):
-        name = ff.name[: -len(".folders.json")]
-        cases = [json.loads(line) for line in (data_dir / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
-                 if line.strip()]
-        out.append((name, json.loads(ff.read_text(encoding="utf-8")), "", cases))
+    out = [(name, folders, "", cases) for name, folders, cases in data_sets(data_dir)]
     prefs = json.loads((EVALS / "preferences.json").read_text(encoding="utf-8"))
     out.append(("preferences-decided", prefs["folders"], prefs["instructions"],
                 [c for c in prefs["cases"] if c.get("decided_by") is not None]))
     rows = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines() if line.strip()]
-    out.append(("dev-defaults", list(DEFAULT_FOLDERS), "", [r for r in rows if is_dev(r["id"])]))
+    out.append(("dev-defaults", list(DEFAULT_FOLDERS), "",
+                [{**r, "app": r.get("app") or r.get("app_name")} for r in rows if is_dev(r["id"])]))
     return out
 
 
@@ -56,8 +52,7 @@ def collect(model: str | None, data_dir: Path, data: Path) -> dict:
     try:
         for name, folders, instructions, cases in suites(data_dir, data):
             clf.set_folders(folders, instructions or None)
-            notes = [Notification.coerce({k: v for k, v in {**c, "app": c.get("app") or c.get("app_name")}.items()
-                                          if k in NOTE_FIELDS and k != "category" and v is not None}) for c in cases]
+            notes = [Notification.coerce(note_of(c)) for c in cases]
             results = []
             for i in range(0, len(notes), 8):
                 results += clf.classify_many(notes[i: i + 8])

@@ -3,14 +3,13 @@
 A folder set is a tuple of ``FolderSpec``: a ``Folder`` (name + description the model reads) plus what it takes:
 categories, default NotifAI folders, or everything no other folder takes (a catch-all). A row's label under a set:
 
-1. the one folder whose categories contain the row's category (more specific wins over a default-style folder);
+0. the one folder whose apps contain the row's app (a folder defined by apps: "everything from Uber and Duolingo,
+   whatever it is about"), when the set has one; two such folders -> the row is skipped;
+1. else the one folder whose categories contain the row's category (more specific wins over a default-style folder);
    two such folders -> the row is skipped;
 2. else, for default-style folders, the one that takes the row's gold default folder;
 3. else the catch-all, if any, when the row's category is known (an unknown row might fit a folder);
 4. else the row is skipped.
-
-0. before all of these, the one folder whose apps contain the row's app (a folder defined by apps: "everything
-   from Uber and Duolingo, whatever it is about"), when the set has one;
 
 Rows without a category are used only in sets without category folders. Names of taxonomy sets are meaningful in
 half of them, opaque (A, Box 3) or unrelated words (Kiwi) in the other half, so a name never stands for one meaning; descriptions are written from the categories' phrases
@@ -161,7 +160,7 @@ class FolderSetSampler:
         that get a folder defined by apps (without it, neither: the sampler draws as before)."""
         self.tax = taxonomy
         self.apps = {k: sorted(v) for k, v in (apps_by_category or {}).items() if v}
-        self.app_shares = app_shares if self.apps else (0.0, 0.0)
+        self.app_shares = app_shares
         self.allowed = sorted(allowed)
         self.group_words = group_words
         self.nameless_shares = nameless_shares
@@ -210,7 +209,7 @@ class FolderSetSampler:
         pool = sorted({a for k in cats for a in self.apps.get(k, ())})
         return rng.sample(pool, min(len(pool), rng.choice([1, 2, 2, 3]))) if pool else []
 
-    def app_folder(self, rng: random.Random, name: Optional[str], taken_cats: Sequence[str] = ()) -> FolderSpec:
+    def app_folder(self, rng: random.Random, name: Optional[str]) -> FolderSpec:
         """A folder defined by 1-4 apps, whatever their notifications are about ("more specific wins")."""
         pool = sorted({a for k, apps in self.apps.items() for a in apps})
         apps = rng.sample(pool, min(len(pool), rng.choice([1, 1, 2, 3, 4])))

