@@ -31,6 +31,11 @@ GEMMA_TEMPLATE = (
 
 FALLBACK_TEMPLATES = {"chatml": CHATML_TEMPLATE, "gemma": GEMMA_TEMPLATE}
 
+
+def fallback_template(architecture: str) -> str:
+    """The turn format to use for a model of ``architecture`` (GGUF ``general.architecture``) without a template."""
+    return GEMMA_TEMPLATE if architecture.startswith("gemma") else CHATML_TEMPLATE
+
 # Stands in for the user's text while rendering; never appears in real prompts.
 _SENTINEL = "\x00NOTIFCLF_USER_CONTENT\x00"
 

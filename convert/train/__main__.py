@@ -105,7 +105,8 @@ def main(argv=None) -> int:
     from .generator import generate_rows
     from .holdout import HELD_OUT_CATEGORIES
     from .loop import train
-    from .model import add_lora, eot_ids, load_base, load_lora, make_encoder, pick_device, resolve_dtype, setup_threads
+    from .model import (add_lora, base_name, bos_ids, eot_ids, load_base, load_lora, make_encoder, pick_device,
+                        resolve_dtype, setup_threads)
     from .quick_eval import TokenBytes, run_suites
     from .rows import ids_hash, load_rows, split_rows
     from .taxonomy import TAXONOMY_DIR, load_taxonomy
@@ -138,7 +139,7 @@ def main(argv=None) -> int:
     dtype = resolve_dtype(args.dtype, device)
     model, tok, template = load_base(args.base, device, dtype)
     log(f"base loaded in {time.time() - t:.0f}s ({dtype})")
-    builder = B.ExampleBuilder(template, make_encoder(tok), eot_ids(tok))
+    builder = B.ExampleBuilder(template, make_encoder(tok), eot_ids(tok), bos_ids=bos_ids(tok))
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else eot_ids(tok)[0]
     seed_emergent = _load_seed_emergent(args.seed_emergent) if args.seed_emergent and Path(args.seed_emergent).exists() else None
 
@@ -181,7 +182,7 @@ def main(argv=None) -> int:
 
     config = {k: v for k, v in vars(args).items() if k not in ("resume", "eval_only", "measure")}
     meta = {
-        "base_model": f"Qwen2.5-Coder-0.5B-Instruct ({Path(args.base).name}, dequantized by transformers, run in {dtype})",
+        "base_model": f"{base_name(args.base)} ({Path(args.base).name}, dequantized by transformers, run in {dtype})",
         "adapter_dtype": "LoRA weights trained in float32, stored in float16",
         "augmentation": " ".join((B.__doc__ or "").split()),
         "injection_rate": args.inject_rate,

@@ -91,11 +91,12 @@ class ExampleBuilder:
     """
 
     def __init__(self, template: str | None, encode: Callable[[str, bool], list[int]], eot_ids: list[int],
-                 max_user_tokens: int = 160):
+                 max_user_tokens: int = 160, bos_ids: Sequence[int] = ()):
         self.template = template
         self.encode = encode
         self.eot_ids = list(eot_ids)
         self.max_user_tokens = max_user_tokens
+        self.bos_ids = list(bos_ids)  # what the runtime's tokenizer puts before the prompt (Gemma's <bos>)
 
     def pieces(self, sc: Scenario, row: dict):
         return build_prompt(self.template, sc.folders, sc.instructions, notification_of(row), examples=sc.examples)
@@ -103,7 +104,7 @@ class ExampleBuilder:
     def prefix_ids(self, sc: Scenario) -> list[int]:
         pieces = build_prompt(self.template, sc.folders, sc.instructions, Notification(title="x"),
                               examples=sc.examples)
-        return self.encode(pieces.prefix, True)
+        return self.bos_ids + self.encode(pieces.prefix, True)
 
     def example(self, sc: Scenario, row: dict, folder: str, priority: int) -> Example:
         pieces = self.pieces(sc, row)

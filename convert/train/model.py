@@ -42,15 +42,30 @@ def setup_threads(device: torch.device, threads: Optional[int] = None) -> None:
         torch.set_num_threads(n)
 
 
-def read_chat_template(gguf_path: str | Path) -> Optional[str]:
-    """The chat template stored in the GGUF metadata (``tokenizer.chat_template``), or None."""
+def read_chat_template(gguf_path: str | Path) -> str:
+    """The chat template stored in the GGUF metadata (``tokenizer.chat_template``), or the runtime's fallback for
+    the GGUF's architecture (the base Gemma 3 270M carries none), so training renders what the runtime renders."""
     import gguf
+
+    from notifclf.chat_template import fallback_template
 
     reader = gguf.GGUFReader(str(gguf_path))
     field = reader.fields.get("tokenizer.chat_template")
-    if field is None:
-        return None
-    return bytes(field.parts[field.data[0]]).decode("utf-8")
+    if field is not None:
+        return bytes(field.parts[field.data[0]]).decode("utf-8")
+    arch = reader.fields["general.architecture"]
+    return fallback_template(bytes(arch.parts[arch.data[0]]).decode("utf-8"))
+
+
+def base_name(base: str | Path) -> str:
+    """A readable name of the base: ``general.name`` of a GGUF, the directory name of a HF checkpoint."""
+    base = Path(base)
+    if base.suffix != ".gguf":
+        return base.name
+    import gguf
+
+    field = gguf.GGUFReader(str(base)).fields.get("general.name")
+    return bytes(field.parts[field.data[0]]).decode("utf-8") if field is not None else base.stem
 
 
 def load_tokenizer(base: str | Path):
@@ -116,11 +131,20 @@ def make_encoder(tok):
     return encode
 
 
+def bos_ids(tok) -> list[int]:
+    """The token(s) the tokenizer puts before a text of its own accord (Gemma's ``<bos>``; none for Qwen), as
+    llama.cpp does at runtime for the prompt's start."""
+    plain = tok.encode("x", add_special_tokens=False)
+    full = tok.encode("x", add_special_tokens=True)
+    return full[: full.index(plain[0])] if plain and plain[0] in full else []
+
+
 def eot_ids(tok) -> list[int]:
-    """The end-of-turn token(s) the answer ends with (``<|im_end|>`` for Qwen)."""
-    tid = tok.convert_tokens_to_ids("<|im_end|>")
-    if isinstance(tid, int) and tid != tok.unk_token_id and tid is not None:
-        return [tid]
+    """The end-of-turn token(s) the answer ends with (``<|im_end|>`` for Qwen, ``<end_of_turn>`` for Gemma)."""
+    for marker in ("<|im_end|>", "<end_of_turn>"):
+        tid = tok.convert_tokens_to_ids(marker)
+        if isinstance(tid, int) and tid != tok.unk_token_id:
+            return [tid]
     return [tok.eos_token_id]
 
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .answer_paths import AnswerPaths, build_answer_paths
-from ..chat_template import FALLBACK_TEMPLATES, PromptPieces
+from ..chat_template import FALLBACK_TEMPLATES, PromptPieces, fallback_template
 from ..errors import ClassifierClosedError, OutputValidationError, PromptTooLongError
 from .fast_choice import Choice, choose, priority_probs
 from ..folders import Folder
@@ -109,7 +109,8 @@ class Engine:
         self.max_notification_tokens = max_notification_tokens
         self._decoding = decoding
         self._n_batch = max(512, -(-(max_notification_tokens + 128) // 64) * 64)
-        self._template = self.runtime.chat_template() or FALLBACK_TEMPLATES.get(chat_format)
+        self._template = (self.runtime.chat_template() or FALLBACK_TEMPLATES.get(chat_format)
+                          or fallback_template(self.runtime.metadata("general.architecture") or ""))
         bos = self.runtime.bos_id
         self._bos_text = self.runtime.token_text(bos) if bos >= 0 else ""
         self._prefixes = PrefixCache(self.runtime, prompt_states)

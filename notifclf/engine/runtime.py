@@ -73,6 +73,12 @@ class LlamaRuntime:
         raw = C.llama_model_chat_template(self._model, None)
         return raw.decode("utf-8") if raw else None
 
+    def metadata(self, key: str) -> str | None:
+        """A GGUF metadata value as text (e.g. ``general.architecture``), or None when the file lacks ``key``."""
+        buf = ctypes.create_string_buffer(256)
+        n = C.llama_model_meta_val_str(self._model, key.encode("utf-8"), buf, len(buf))
+        return buf.value.decode("utf-8", errors="replace") if n >= 0 else None
+
     def token_text(self, token: int) -> str:
         return self.piece(token, special=True).decode("utf-8", errors="replace")
 

@@ -25,11 +25,11 @@ pytestmark = [pytest.mark.real_model,
 
 @pytest.fixture(scope="module")
 def both():
-    from convert.train.model import eot_ids, load_tokenizer, make_encoder, read_chat_template
+    from convert.train.model import bos_ids, eot_ids, load_tokenizer, make_encoder, read_chat_template
 
     tok = load_tokenizer(GGUF)
     llm = llama_cpp.Llama(model_path=str(GGUF), vocab_only=True, verbose=False)
-    builder = ExampleBuilder(read_chat_template(GGUF), make_encoder(tok), eot_ids(tok))
+    builder = ExampleBuilder(read_chat_template(GGUF), make_encoder(tok), eot_ids(tok), bos_ids=bos_ids(tok))
 
     def runtime(text: str, special: bool) -> list[int]:
         return llm.tokenize(text.encode("utf-8"), add_bos=False, special=special) if text else []
