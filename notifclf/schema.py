@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import jsonschema
 
@@ -39,18 +39,22 @@ def render_answer(folder: str, priority: int) -> str:
     return f"{answer_prefix()}{json.dumps(folder, ensure_ascii=False)}, \"priority\": {priority}}}"
 
 
-def allowed_next_tokens(done: bytes, answers: Iterable[bytes], token_ids: Mapping[bytes, Iterable[int]],
-                        max_piece_len: int) -> set[int]:
+class TokenLookup(Protocol):
+    """Token ids by the token's bytes: a ``dict[bytes, list[int]]`` or :class:`notifclf.engine.piece_index.PieceIndex`."""
+
+    def get(self, piece: bytes, default: Iterable[int] = ..., /) -> Iterable[int]: ...
+
+
+def allowed_next_tokens(done: bytes, answers: Iterable[bytes], token_ids: TokenLookup, max_piece_len: int) -> set[int]:
     """The tokens the grammar lets through after the answer text ``done``: those whose bytes continue it towards
     one of ``answers`` (the grammar's strings, e.g. every ``render_answer(folder, p)`` as UTF-8). ``token_ids`` maps a
     token's bytes to its ids; ``max_piece_len`` is the longest of them. Greedy grammar-constrained decoding picks
     its next token among these (shared by the runtime's fast path and training's dev metrics)."""
+    candidates = {answer[len(done): len(done) + n] for answer in answers if answer.startswith(done)
+                  for n in range(1, min(len(answer) - len(done), max_piece_len) + 1)}
     allowed: set[int] = set()
-    for answer in answers:
-        if answer.startswith(done):
-            rest = answer[len(done):]
-            for n in range(1, min(len(rest), max_piece_len) + 1):
-                allowed.update(token_ids.get(rest[:n], ()))
+    for piece in candidates:
+        allowed.update(token_ids.get(piece, ()))
     return allowed
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..schema import PRIORITIES, allowed_next_tokens, render_answer
+from ..schema import PRIORITIES, TokenLookup, allowed_next_tokens, render_answer
 
 
 @dataclass(eq=False)
@@ -62,7 +62,7 @@ class AnswerPaths:
 
 
 def build_answer_paths(names: Sequence[str], tokenize: Callable[[str], list[int]], piece: Callable[[int], bytes],
-                       piece_index: dict[bytes, list[int]], max_piece_len: int) -> AnswerPaths | None:
+                       piece_index: TokenLookup, max_piece_len: int) -> AnswerPaths | None:
     """Build the trie, or return ``None`` when the tokenizer does not split answers as expected (then only the
     grammar path is used)."""
     heads: list[tuple[int, ...]] = []

@@ -16,6 +16,7 @@ import llama_cpp.llama_cpp as C
 
 from ..errors import GrammarError, ModelIntegrityError, NotifclfError
 from .llama_log import init_backend
+from .piece_index import PieceIndex
 
 
 def default_threads() -> int:
@@ -42,7 +43,7 @@ class LlamaRuntime:
         self._ctx = None
         self._batch = None
         self.n_ctx = 0
-        self._piece_index: tuple[dict[bytes, list[int]], int] | None = None
+        self._piece_index: PieceIndex | None = None
 
     def open_context(self, *, n_ctx: int, n_batch: int = 512, n_seq_max: int = 1) -> None:
         """(Re)create the context; any KV state of an earlier context is gone."""
@@ -105,16 +106,12 @@ class LlamaRuntime:
             n = C.llama_token_to_piece(self._vocab, token, buf, -n, 0, special)
         return buf.raw[:n]
 
-    def piece_index(self) -> tuple[dict[bytes, list[int]], int]:
-        """Every token's piece mapped to its ids (empty pieces left out, as llama.cpp's grammar does), and the
-        longest piece length. Built once per model."""
+    def piece_index(self) -> PieceIndex:
+        """Every token's piece mapped to its ids (empty pieces left out, as llama.cpp's grammar does). Built once
+        per model."""
         if self._piece_index is None:
-            index: dict[bytes, list[int]] = {}
-            for token in range(self.n_vocab):
-                piece = self.piece(token, special=True)
-                if piece and piece[0] != 0:
-                    index.setdefault(piece, []).append(token)
-            self._piece_index = (index, max(map(len, index)))
+            pieces = ((token, self.piece(token, special=True)) for token in range(self.n_vocab))
+            self._piece_index = PieceIndex((t, p) for t, p in pieces if p and p[0] != 0)
         return self._piece_index
 
     def is_special(self, token: int) -> bool:
