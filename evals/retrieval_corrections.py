@@ -1,12 +1,18 @@
-"""A mechanism measured against worked examples: corrections applied by retrieval instead of shown to the model.
+"""Mechanisms measured against worked examples alone, by similarity to the user's corrections.
 
 For each simulated user of evals/conventions/: the model labels every case with no corrections; then, for k
-corrections per convention and a similarity bar, a case takes the label of its most similar correction (cosine of
-all-MiniLM-L6-v2 embeddings of "app. title. body", notifclf.embedding) when that cosine clears the bar, else keeps
-the model's. Printed: how often the cases a convention decides follow it, and the untouched cases' folder accuracy
-(compare with evals/run_corrections.py, same users and pool order).
+corrections per convention and a similarity bar (cosine of all-MiniLM-L6-v2 embeddings of "app. title. body",
+notifclf.embedding, between the case and its most similar correction):
 
-    python evals/retrieval_corrections.py [--model NAME|PATH] [--ks 1,3,5] [--bars 0.3,0.4,0.5,0.6,0.7]
+* ``retrieval``: a case whose cosine clears the bar takes that correction's label, else keeps the model's;
+* ``gate``: a case whose cosine clears the bar takes the model's answer with the k corrections as worked examples in
+  the prompt (as ``Classifier.correct`` stores them), else the model's answer without them (two cached prompts).
+
+Printed: how often the cases a convention decides follow it, and the untouched cases' folder accuracy (compare with
+evals/run_corrections.py, same users and pool order; bar 2 = no corrections, bar -1 = examples for every case).
+
+    python evals/retrieval_corrections.py [--model NAME|PATH] [--mechanism retrieval|gate] [--ks 1,3,5]
+                                          [--bars 0.3,0.4,0.5,0.6,0.7]
 """
 
 from __future__ import annotations
@@ -27,9 +33,28 @@ from run_corrections import SUITES, _note, follows  # noqa: E402
 from run_heldout import model_only_classifier  # noqa: E402
 
 
+def shown_items(user: dict, k: int) -> list[int]:
+    """Indices into the pool of the first ``k`` corrections of each convention (evals/run_corrections.py's order)."""
+    return [i for c in user["conventions"]
+            for i in [j for j, item in enumerate(user["pool"]) if item["convention"] == c["id"]][:k]]
+
+
+def taught_answers(model: str | None, user: dict, k: int) -> list:
+    """The model's answers with the first ``k`` corrections per convention stored (worked examples in the prompt)."""
+    clf = model_only_classifier(model, folders=user["folders"])
+    try:
+        for i in shown_items(user, k):
+            item = user["pool"][i]
+            clf.correct(_note(item), folder=item["folder"], priority=item["priority"])
+        return clf.classify_many([_note(c) for c in user["cases"]])
+    finally:
+        clf.close()
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default=None)
+    p.add_argument("--mechanism", default="retrieval", choices=["retrieval", "gate"])
     p.add_argument("--ks", default="1,3,5")
     p.add_argument("--bars", default="0.3,0.4,0.5,0.6,0.7")
     args = p.parse_args(argv)
@@ -46,16 +71,18 @@ def main(argv=None) -> int:
     finally:
         clf.close()
     for k in (int(x) for x in args.ks.split(",")):
+        taught = [taught_answers(args.model, user, k) if args.mechanism == "gate" else None for user, *_ in found]
         for bar in (float(x) for x in args.bars.split(",")):
             followed = decided = kept = untouched = kept_before = 0
-            for user, model, cases, pool in found:
+            for (user, model, cases, pool), with_examples in zip(found, taught):
                 conventions = {c["id"]: c for c in user["conventions"]}
-                shown = [i for c in user["conventions"]
-                         for i in [j for j, item in enumerate(user["pool"]) if item["convention"] == c["id"]][:k]]
-                for case, result, vector in zip(user["cases"], model, cases):
+                shown = shown_items(user, k)
+                for n, (case, result, vector) in enumerate(zip(user["cases"], model, cases)):
                     label = (result.folder, result.priority)
                     sims = pool[shown] @ vector
-                    if shown and sims.max() >= bar:
+                    if shown and sims.max() >= bar and with_examples is not None:
+                        label = (with_examples[n].folder, with_examples[n].priority)
+                    elif shown and sims.max() >= bar:
                         item = user["pool"][shown[int(np.argmax(sims))]]
                         label = (item["folder"], item["priority"])
                     answer = type("Answer", (), {"folder": label[0], "priority": label[1]})
@@ -66,7 +93,7 @@ def main(argv=None) -> int:
                         untouched += 1
                         kept += label[0] == case["folder"]
                         kept_before += result.folder == case["folder"]
-            print(f"k={k} bar={bar:.2f}: follow {followed / decided:.1%}  untouched folder {kept / untouched:.1%} "
+            print(f"{args.mechanism} k={k} bar={bar:.2f}: follow {followed / decided:.1%}  untouched folder {kept / untouched:.1%} "
                   f"(no corrections {kept_before / untouched:.1%})", flush=True)
     return 0
 
