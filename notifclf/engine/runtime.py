@@ -115,9 +115,14 @@ class LlamaRuntime:
         return self._piece_index
 
     def is_special(self, token: int) -> bool:
-        """True for control tokens (``<|im_start|>``) and user-defined added tokens (Qwen3's ``<think>``)."""
+        """True for control tokens (``<|im_start|>``) and user-defined added tokens of two or more characters (Qwen3's
+        ``<think>``): tokens plain text should not produce. Gemma marks ``\n`` user-defined; one character is plain
+        text whichever token carries it."""
         attr = C.llama_vocab_get_attr(self._vocab, token)
-        return bool(attr & (C.LLAMA_TOKEN_ATTR_CONTROL | C.LLAMA_TOKEN_ATTR_USER_DEFINED))
+        if attr & C.LLAMA_TOKEN_ATTR_CONTROL:
+            return True
+        return bool(attr & C.LLAMA_TOKEN_ATTR_USER_DEFINED) and len(self.piece(token, special=True).decode(
+            "utf-8", errors="replace")) > 1
 
     def tokenize_data(self, text: str) -> list[int]:
         """Tokenize untrusted text so that it holds no special token at all.

