@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import notifclf
 from notifclf.models.registry import DEFAULT_MODEL
 from notifclf.models.store import resolve_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import CHILD, DEFAULT_DATA, load_notes  # noqa: E402
+from quant_bench import speed  # noqa: E402
 
 # The held-out figures group sets as evals/run_heldout.py's summary does.
 GROUPS = {"held-out hand-written sets": lambda n: n.startswith("heldout-") and not n.startswith("heldout-concepts-")
@@ -52,28 +50,6 @@ def accuracies(out: Path) -> dict[str, float]:
     return found
 
 
-def speed(models: dict[str, Path], notes: list[dict], rounds: int, threads: int, seed: int) -> dict[str, float]:
-    clfs = {name: notifclf.Classifier(path, n_threads=threads, progress=False, result_cache_size=0)
-            for name, path in models.items()}
-    try:
-        for clf in clfs.values():
-            clf.classify(notes[0])  # the system prompt's state, once
-        times: dict[str, list[float]] = {name: [] for name in clfs}
-        rng = random.Random(seed)
-        for _ in range(rounds):
-            order = list(clfs)
-            rng.shuffle(order)
-            for name in order:
-                started = time.perf_counter()
-                for n in notes:
-                    clfs[name].classify(n)
-                times[name].append(1000 * (time.perf_counter() - started) / len(notes))
-    finally:
-        for clf in clfs.values():
-            clf.close()
-    return {name: statistics.median(v) for name, v in times.items()}
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="the candidate (registry name or GGUF path)")
@@ -90,7 +66,8 @@ def main() -> int:
     paths = {"candidate": resolve_model(args.model, progress=False).path,
              "baseline": resolve_model(args.baseline, progress=False).path}
     notes = load_notes(args.data, args.notes, args.seed)
-    ms = speed(paths, notes, args.rounds, args.threads, args.seed)
+    times = speed(list(paths.values()), notes, args.rounds, args.threads, args.seed)
+    ms = {name: statistics.median(times[path]) for name, path in paths.items()}
     child = {name: [json.loads(subprocess.run([sys.executable, "-c", CHILD, str(path), json.dumps(notes[:8])],
                                               check=True, capture_output=True, text=True).stdout) for _ in range(3)]
              for name, path in paths.items()}
