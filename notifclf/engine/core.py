@@ -32,9 +32,9 @@ from .prefix_cache import PrefixCache, PromptStateStore
 logger = logging.getLogger("notifclf")
 
 _CTX_STEP = 256
-# Sequences per batch (a notification per folder in the fast path's second step). llama.cpp keeps a logits row of
-# n_vocab floats per sequence (0.6 MB for Qwen): 32 fits MAX_FOLDERS (24) and costs ~20 MB less peak RSS than 64,
-# at the same classify_many speed (7 notifications of 4 folders per batch; the token budget binds first).
+# Sequences per context (the fast path gives each folder of each notification its own). llama.cpp keeps a logits row
+# of n_vocab floats per sequence (0.6 MB for Qwen): 32 fits MAX_FOLDERS (24) and costs ~30 MB less peak RSS than 64,
+# at the same classify_many speed (7 notifications of 4 folders per batch; the token budget binds about there).
 _N_SEQ_MAX = 32
 _MAX_PREPARED = 16
 
