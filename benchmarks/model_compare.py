@@ -25,26 +25,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import CHILD, DEFAULT_DATA, load_notes  # noqa: E402
 from quant_bench import speed  # noqa: E402
 
-# The held-out figures group sets as evals/run_heldout.py's summary does.
-GROUPS = {"held-out hand-written sets": lambda n: n.startswith("heldout-") and not n.startswith("heldout-concepts-")
-          and n != "heldout-defaults",
-          "held-out sampled concepts": lambda n: n.startswith("heldout-concepts-"),
-          "held-out rows, defaults": lambda n: n == "heldout-defaults",
-          "in-distribution sampled sets": lambda n: n.startswith("indist-sets-"),
-          "preferences decided (both)": lambda n: n == "preferences-decided",
-          "clear-cut priority (priority)": lambda n: n == "priority-clear"}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evals"))
+from run_heldout import SET_GROUPS  # noqa: E402
+
+# Groups of the held-out report: (set name -> belongs, the figure compared).
+GROUPS = {**{label: (pick, "folder") for label, pick in SET_GROUPS.items()},
+          "held-out rows, defaults": (lambda n: n == "heldout-defaults", "folder"),
+          "preferences decided (both)": (lambda n: n == "preferences-decided", "both"),
+          "clear-cut priority (priority)": (lambda n: n == "priority-clear", "priority")}
 
 
 def accuracies(out: Path) -> dict[str, float]:
-    """Folder accuracy per set of a run_all output folder (both / priority where the set is about those)."""
-    found: dict[str, float] = {}
-    for f in sorted(out.glob("*.json")):
-        r = json.loads(f.read_text())
-        found[f.stem] = r["folder_accuracy"]
+    """Folder accuracy per set of a run_all output folder, and each held-out group's figure."""
+    found = {f.stem: json.loads(f.read_text())["folder_accuracy"] for f in sorted(out.glob("*.json"))}
     sets = json.loads((out / "heldout" / "report.json").read_text())["sets"]
-    for label, pick in GROUPS.items():
+    for label, (pick, key) in GROUPS.items():
         rs = [r for n, r in sets.items() if pick(n)]
-        key = "both" if "both" in label else "priority" if "priority)" in label else "folder"
         if rs:
             found[label] = sum(r[key] * r["n"] for r in rs) / sum(r["n"] for r in rs)
     return found

@@ -29,26 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from notifclf.embedding import load_sentence_encoder  # noqa: E402
 from notifclf.embedding.folder_prior import notification_text  # noqa: E402
 from notifclf.notification import Notification  # noqa: E402
-from run_corrections import SUITES, _note, follows  # noqa: E402
+from run_corrections import SUITES, _note, answers_with_corrections, follows, shown_items  # noqa: E402
 from run_heldout import model_only_classifier  # noqa: E402
-
-
-def shown_items(user: dict, k: int) -> list[int]:
-    """Indices into the pool of the first ``k`` corrections of each convention (evals/run_corrections.py's order)."""
-    return [i for c in user["conventions"]
-            for i in [j for j, item in enumerate(user["pool"]) if item["convention"] == c["id"]][:k]]
-
-
-def taught_answers(model: str | None, user: dict, k: int) -> list:
-    """The model's answers with the first ``k`` corrections per convention stored (worked examples in the prompt)."""
-    clf = model_only_classifier(model, folders=user["folders"])
-    try:
-        for i in shown_items(user, k):
-            item = user["pool"][i]
-            clf.correct(_note(item), folder=item["folder"], priority=item["priority"])
-        return clf.classify_many([_note(c) for c in user["cases"]])
-    finally:
-        clf.close()
 
 
 def main(argv=None) -> int:
@@ -71,7 +53,8 @@ def main(argv=None) -> int:
     finally:
         clf.close()
     for k in (int(x) for x in args.ks.split(",")):
-        taught = [taught_answers(args.model, user, k) if args.mechanism == "gate" else None for user, *_ in found]
+        taught = [answers_with_corrections(args.model, user, k) if args.mechanism == "gate" else None
+                  for user, *_ in found]
         for bar in (float(x) for x in args.bars.split(",")):
             followed = decided = kept = untouched = kept_before = 0
             for (user, model, cases, pool), with_examples in zip(found, taught):

@@ -41,17 +41,29 @@ def follows(result, convention: dict) -> bool:
             and (convention["priority"] is None or result.priority == convention["priority"]))
 
 
-def evaluate_user(model: str | None, suite: dict, k: int, folder_prior: str | None = None) -> dict:
+def shown_items(suite: dict, k: int) -> list[int]:
+    """Indices into the pool of the first ``k`` corrections of each convention, conventions in order."""
+    return [i for c in suite["conventions"]
+            for i in [j for j, item in enumerate(suite["pool"]) if item["convention"] == c["id"]][:k]]
+
+
+def answers_with_corrections(model: str | None, suite: dict, k: int, folder_prior: str | None = None) -> list:
+    """Every case classified with the first ``k`` corrections per convention stored through ``Classifier.correct``
+    (worked examples in the prompt), in a fresh store."""
     with tempfile.TemporaryDirectory() as tmp:
         clf = notifclf.Classifier(model, folders=suite["folders"], progress=False, result_cache_size=0,
                                   corrections_path=Path(tmp) / "corrections.sqlite3", folder_prior=folder_prior)
         try:
-            for conv in suite["conventions"]:
-                for item in [p for p in suite["pool"] if p["convention"] == conv["id"]][:k]:
-                    clf.correct(_note(item), folder=item["folder"], priority=item["priority"])
-            results = clf.classify_many([_note(c) for c in suite["cases"]])
+            for i in shown_items(suite, k):
+                item = suite["pool"][i]
+                clf.correct(_note(item), folder=item["folder"], priority=item["priority"])
+            return clf.classify_many([_note(c) for c in suite["cases"]])
         finally:
             clf.close()
+
+
+def evaluate_user(model: str | None, suite: dict, k: int, folder_prior: str | None = None) -> dict:
+    results = answers_with_corrections(model, suite, k, folder_prior)
     conventions = {c["id"]: c for c in suite["conventions"]}
     decided = [(r, c) for r, c in zip(results, suite["cases"]) if c.get("decided_by")]
     untouched = [(r, c) for r, c in zip(results, suite["cases"]) if not c.get("decided_by")]

@@ -20,7 +20,7 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,6 +29,15 @@ import notifclf  # noqa: E402
 
 EVALS = Path(__file__).resolve().parent
 NOTE_FIELDS = ("app", "title", "body", "sub_text", "category", "posted_at")
+
+
+# The held-out and in-distribution sets by kind, as summaries report them (set name -> belongs to the group).
+SET_GROUPS: dict[str, Callable[[str], bool]] = {
+    "held-out hand-written sets": lambda n: (n.startswith("heldout-") and not n.startswith("heldout-concepts-")
+                                             and n != "heldout-defaults"),
+    "held-out sampled concepts": lambda n: n.startswith("heldout-concepts-"),
+    "in-distribution sampled sets": lambda n: n.startswith("indist-sets-"),
+}
 
 
 def note_of(case: dict) -> dict:
@@ -104,11 +113,8 @@ def summary(report: dict) -> str:
     for name, r in report["sets"].items():
         lines.append(f"{name:<38}{r['n']:>5}{pct(r['folder']):>9}{pct(r['priority']):>10}{pct(r['both']):>8}"
                      f"{r['ms_per_notification']:>7.0f}")
-    groups = {"held-out hand-written sets": "heldout-", "held-out sampled concepts": "heldout-concepts-",
-              "in-distribution sampled sets": "indist-sets-"}
-    for label, prefix in groups.items():
-        rs = [r for n, r in report["sets"].items() if n.startswith(prefix)
-              and not (prefix == "heldout-" and (n.startswith("heldout-concepts-") or n == "heldout-defaults"))]
+    for label, pick in SET_GROUPS.items():
+        rs = [r for n, r in report["sets"].items() if pick(n)]
         if rs:
             mean = sum(r["folder"] * r["n"] for r in rs) / sum(r["n"] for r in rs)
             lines.append(f"{label:<38}{sum(r['n'] for r in rs):>5}{mean:>9.1%}   (min set {min(r['folder'] for r in rs):.1%})")

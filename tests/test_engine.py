@@ -22,3 +22,17 @@ def test_worked_examples_change_the_prompt_state_and_never_share_results(tiny_qw
     assert engine.counts.cached == 0  # the same notification under another setup is decoded again
     assert engine.classify(plain, [note]) == first and engine.counts.cached == 1
     engine.close()
+
+
+def test_runtime_metadata_reads_short_and_long_values_whole(tiny_qwen3):
+    from notifclf.engine.runtime import LlamaRuntime
+
+    rt = LlamaRuntime(tiny_qwen3, n_threads=1)
+    try:
+        assert rt.metadata("general.architecture") == "qwen3"
+        template = rt.chat_template()
+        assert template is not None and len(template) > 256  # longer than the first read's buffer
+        assert rt.metadata("tokenizer.chat_template") == template
+        assert rt.metadata("no.such.key") is None
+    finally:
+        rt.close()

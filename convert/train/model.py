@@ -42,19 +42,23 @@ def setup_threads(device: torch.device, threads: Optional[int] = None) -> None:
         torch.set_num_threads(n)
 
 
+def _gguf_string(gguf_path: str | Path, key: str) -> Optional[str]:
+    """A string value of a GGUF file's metadata, or None when the file lacks ``key``."""
+    import gguf
+
+    field = gguf.GGUFReader(str(gguf_path)).fields.get(key)
+    return None if field is None else bytes(field.parts[field.data[0]]).decode("utf-8")
+
+
 def read_chat_template(gguf_path: str | Path) -> str:
     """The chat template stored in the GGUF metadata (``tokenizer.chat_template``), or the runtime's fallback for
     the GGUF's architecture (the base Gemma 3 270M carries none), so training renders what the runtime renders."""
-    import gguf
-
     from notifclf.chat_template import fallback_template
 
-    reader = gguf.GGUFReader(str(gguf_path))
-    field = reader.fields.get("tokenizer.chat_template")
-    if field is not None:
-        return bytes(field.parts[field.data[0]]).decode("utf-8")
-    arch = reader.fields["general.architecture"]
-    return fallback_template(bytes(arch.parts[arch.data[0]]).decode("utf-8"))
+    template = _gguf_string(gguf_path, "tokenizer.chat_template")
+    if template is not None:
+        return template
+    return fallback_template(_gguf_string(gguf_path, "general.architecture") or "")
 
 
 def base_name(base: str | Path) -> str:
@@ -62,10 +66,7 @@ def base_name(base: str | Path) -> str:
     base = Path(base)
     if base.suffix != ".gguf":
         return base.name
-    import gguf
-
-    field = gguf.GGUFReader(str(base)).fields.get("general.name")
-    return bytes(field.parts[field.data[0]]).decode("utf-8") if field is not None else base.stem
+    return _gguf_string(base, "general.name") or base.stem
 
 
 def load_tokenizer(base: str | Path):

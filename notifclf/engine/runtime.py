@@ -78,6 +78,9 @@ class LlamaRuntime:
         """A GGUF metadata value as text (e.g. ``general.architecture``), or None when the file lacks ``key``."""
         buf = ctypes.create_string_buffer(256)
         n = C.llama_model_meta_val_str(self._model, key.encode("utf-8"), buf, len(buf))
+        if n >= len(buf):  # the value's length without the terminator: read it again whole
+            buf = ctypes.create_string_buffer(n + 1)
+            n = C.llama_model_meta_val_str(self._model, key.encode("utf-8"), buf, len(buf))
         return buf.value.decode("utf-8", errors="replace") if n >= 0 else None
 
     def token_text(self, token: int) -> str:
