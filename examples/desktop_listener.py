@@ -59,16 +59,16 @@ def to_notification(body: tuple[Any, ...]) -> notifclf.Notification:
 
 
 def report(clf: notifclf.Classifier, note: notifclf.Notification, jsonl: TextIO | None) -> dict[str, Any]:
-    """Classify one notification, print a line, append a JSON record to ``jsonl``; return the record."""
+    """Classify one notification, append a JSON record to ``jsonl``, print a line; return the record."""
     result = clf.classify(note)
     record = {"time": dt.datetime.now().astimezone().isoformat(timespec="seconds"), "app": note.app,
               "summary": note.title, "body": note.body, "folder": result.folder, "priority": result.priority,
               "folder_confidence": result.folder_confidence, "priority_confidence": result.priority_confidence}
-    print(f"{note.app or '?'} | {note.title} -> {result.folder} p{result.priority} "
-          f"(folder {result.folder_confidence:.2f}, priority {result.priority_confidence:.2f})", flush=True)
-    if jsonl is not None:
+    if jsonl is not None:  # the record is on disk before the line is printed: a reader of the line finds it
         jsonl.write(json.dumps(record, ensure_ascii=False) + "\n")
         jsonl.flush()
+    print(f"{note.app or '?'} | {note.title} -> {result.folder} p{result.priority} "
+          f"(folder {result.folder_confidence:.2f}, priority {result.priority_confidence:.2f})", flush=True)
     return record
 
 
