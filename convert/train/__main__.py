@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base", default=DEFAULT_BASE_GGUF, help="base model: a .gguf file or a HF model directory")
     p.add_argument("--run-dir", default=None, help="checkpoints (default runs/<out name>)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --run-dir")
+    p.add_argument("--init-adapter", default=None,
+                   help="start from this trained adapter (a warm start: fresh optimizer and schedule; its rank wins "
+                        "over --rank); recorded in training.json as initialized_from")
     p.add_argument("--max-steps", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=8, help="examples per step (they share one folder set)")
     p.add_argument("--lr", type=float, default=3e-4)
@@ -82,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inject-rate", type=float, default=0.12,
                    help="share of examples with a planted prompt injection (label unchanged)")
     return p
+
+
+def _initialized_from(adapter_dir: str) -> dict:
+    """What a warm start began with: the adapter's path, weights hash and the training it had had."""
+    d = Path(adapter_dir)
+    prior = json.loads((d / "training.json").read_text()) if (d / "training.json").exists() else {}
+    return {"adapter": str(d), "weights_sha256": sha256_file(d / "adapter_model.safetensors"),
+            "examples_seen": prior.get("examples_seen"), "initialized_from": prior.get("initialized_from")}
 
 
 def _layers(spec: str):
@@ -168,6 +179,9 @@ def main(argv=None) -> int:
     if args.resume and (ckpt_adapter / "adapter_config.json").exists():
         model = load_lora(model, ckpt_adapter, trainable=True)
         log(f"loaded adapter from {ckpt_adapter}")
+    elif args.init_adapter:
+        model = load_lora(model, args.init_adapter, trainable=True)
+        log(f"warm start from {args.init_adapter}")
     else:
         model = add_lora(model, args.rank, args.alpha, args.dropout, targets, _layers(args.layers))
     n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -201,6 +215,7 @@ def main(argv=None) -> int:
         "prompt": "notifclf.prompt.build_prompt (prefix/user/suffix tokenized separately, user without special tokens)",
         "loss": "cross-entropy on the answer tokens only: training_answer(folder, priority) + <|im_end|>",
         "config": config,
+        "initialized_from": _initialized_from(args.init_adapter) if args.init_adapter else None,
         "device": str(device), "torch": torch.__version__, "machine": platform.machine(),
     }
 

@@ -74,3 +74,17 @@ def test_snapshots_keep_the_adapter_of_every_nth_step(tiny, tmp_path):
     snaps = sorted(p.name for p in (tmp_path / "run" / "snapshots").iterdir())
     assert snaps == ["step-2", "step-4"]
     assert (tmp_path / "run" / "snapshots" / "step-2" / "adapter_model.safetensors").exists()
+
+
+def test_a_warm_start_records_the_adapter_it_began_with(tiny, tmp_path):
+    from convert.train.__main__ import _initialized_from
+    from notifclf.files import sha256_file
+
+    model, sampler = tiny
+    out = tmp_path / "adapter"
+    train(model, sampler, torch.device("cpu"), 0, run_dir=tmp_path / "run", out_dir=out, max_steps=2, lr=1e-3,
+          warmup=1, ckpt_every=2, log=lambda m: None)
+    (out / "training.json").write_text(json.dumps({"examples_seen": 6, "initialized_from": {"adapter": "older"}}))
+    record = _initialized_from(str(out))
+    assert record == {"adapter": str(out), "weights_sha256": sha256_file(out / "adapter_model.safetensors"),
+                      "examples_seen": 6, "initialized_from": {"adapter": "older"}}
