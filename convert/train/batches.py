@@ -26,6 +26,7 @@ from notifclf.folders import Folder
 from notifclf.notification import Notification
 from notifclf.prompt import MAX_PROMPT_EXAMPLES, PromptExample, build_prompt, training_answer
 
+from .folder_codes import code_folders
 from .folder_sets import FolderSet, FolderSetSampler
 from .holdout import trainable_category
 from .injection import inject
@@ -43,10 +44,11 @@ class Scenario:
     folder_set: FolderSet
     preferences: tuple[Preference, ...] = ()
     examples: tuple[PromptExample, ...] = ()
+    shown_folders: Optional[tuple[Folder, ...]] = None  # what the prompt lists, when not the set's own folders
 
     @property
     def folders(self) -> tuple[Folder, ...]:
-        return self.folder_set.folders
+        return self.shown_folders if self.shown_folders is not None else self.folder_set.folders
 
     @property
     def instructions(self) -> str:
@@ -126,8 +128,10 @@ class BatchSampler:
     """Deterministic batches over the trainable rows (no dev rows, no held-out categories)."""
 
     def __init__(self, rows: Sequence[dict], builder: ExampleBuilder, taxonomy: Taxonomy, batch_size: int = 8,
-                 seed: int = 0, inject_rate: float = 0.0, majority_priority: bool = True):
+                 seed: int = 0, inject_rate: float = 0.0, majority_priority: bool = True, folder_codes: bool = False):
+        """``folder_codes``: list the folders as letter codes and train the code as the answer (folder_codes.py)."""
         self.builder = builder
+        self.folder_codes = folder_codes
         self.batch_size = batch_size
         self.seed = seed
         self.inject_rate = inject_rate
@@ -256,11 +260,17 @@ class BatchSampler:
                 picked = [(i, lab) for i, _ in picked if (lab := self.label(sc, i)) is not None]
             sc = replace(sc, examples=shown)
         names = [f.name for f in sc.folders]
+        answer = lambda folder: folder  # noqa: E731
+        if self.folder_codes:
+            shown, codes = code_folders(sc.folders)
+            sc = replace(sc, shown_folders=shown, examples=tuple(
+                replace(ex, folder=codes[ex.folder]) for ex in sc.examples))
+            answer = codes.__getitem__
         examples = []
         for i, (f, p) in picked:
             row = self.rows[i]
             if self.inject_rate and rng.random() < self.inject_rate:
                 row = inject(row, rng, names, (f, p))  # the label (f, p) comes from the original row
-            examples.append(self.builder.example(sc, row, f, p))
+            examples.append(self.builder.example(sc, row, answer(f), p))
         return Batch(scenario=sc, prefix=self.builder.prefix_ids(sc), examples=examples,
                      row_ids=[self.rows[i]["id"] for i, _ in picked])

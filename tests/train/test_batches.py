@@ -103,3 +103,25 @@ def test_injected_rows_keep_the_label_of_the_original_row():
     row = dict(ROWS[0])
     out = inject(row, random.Random(0), ["Work"], ("Work", 2))
     assert row == ROWS[0] and out != row
+
+
+def test_folder_codes_show_letters_and_train_the_letter_of_the_same_label():
+    plain, coded = _sampler(inject_rate=0.1), _sampler(inject_rate=0.1, folder_codes=True)
+    seen_examples = 0
+    for step in range(60):
+        a, b = plain.batch(step), coded.batch(step)
+        assert a.row_ids == b.row_ids
+        assert [f.name for f in b.scenario.folders] == list("ABCDEFGHIJKLMNOPQRSTUVWX"[:len(a.scenario.folders)])
+        for named, shown in zip(a.scenario.folders, b.scenario.folders):
+            assert shown.description.startswith(f"{named.name}: ")
+        code = {f.name: c.name for f, c in zip(a.scenario.folders, b.scenario.folders)}
+        assert [code[e.folder] for e in a.examples] == [e.folder for e in b.examples]
+        assert [e.priority for e in a.examples] == [e.priority for e in b.examples]
+        assert [code[e.folder] for e in a.scenario.examples] == [e.folder for e in b.scenario.examples]
+        seen_examples += len(b.scenario.examples)
+        prompt = build_prompt(None, b.scenario.folders, b.scenario.instructions, Notification(title="x"),
+                              examples=b.scenario.examples).prefix
+        assert '- "A": ' in prompt and b.prefix == fake_encode(prompt, True)
+        assert b.examples[0].ids[-b.examples[0].n_answer:] == fake_encode(
+            training_answer(b.examples[0].folder, b.examples[0].priority), False) + [1001]
+    assert seen_examples
