@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Held-out accuracy against examples seen: each adapter snapshot of a training run, merged and quantized like the
 # default (Q4_K_M), evaluated on the held-out folder sets and concepts (evals/run_heldout.py --only heldout-).
-#   RUN=runs/taxo-lora [BASE=base.gguf] [PY=.venv/bin/python] bash evals/learning_curve.sh
+#   RUN=runs/taxo-lora [BASE=base.gguf] [PY=.venv/bin/python] [HELDOUT_ARGS="--folder-codes"] bash evals/learning_curve.sh
+# HELDOUT_ARGS: more evals/run_heldout.py options (--folder-codes for a run trained with --folder-codes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${RUN:-runs/taxo-lora}
@@ -13,7 +14,7 @@ for snap in $(ls -d "$RUN"/snapshots/step-* | sort -t- -k2 -n); do
   out="$RUN/curve/step-$step"
   mkdir -p "$out"
   [ -f "$out/model.gguf" ] || $PY -m convert build --base "$BASE" --adapter "$snap" --out "$out/model.gguf" > "$out/build.log" 2>&1
-  [ -f "$out/heldout.json" ] || $PY evals/run_heldout.py --model "$out/model.gguf" --only heldout- --out "$out/heldout.json" > "$out/heldout.txt"
+  [ -f "$out/heldout.json" ] || $PY evals/run_heldout.py --model "$out/model.gguf" --only heldout- ${HELDOUT_ARGS:-} --out "$out/heldout.json" > "$out/heldout.txt"
 done
 $PY - "$RUN" <<'PY'
 import json, sys

@@ -5,6 +5,9 @@ weight is scored from them (the runtime's choice with ``EmbeddingFolderPrior(wei
 The weight is chosen on the in-distribution rows only (sampled folder sets of trained categories + the dev split,
 mean of the two); the held-out sets are printed beside it, never used to choose.
 
+Also printed: contextual calibration (the model's folder distribution divided by its distribution on content-free
+inputs, to the power alpha), alone and with the chosen weight; measured, not used by the runtime.
+
     python evals/sweep_folder_prior.py [--model NAME|PATH] [--data-dir runs/eval/data] [--out runs/eval/prior-sweep.json]
 """
 
@@ -45,6 +48,13 @@ def suites(data_dir: Path, data: Path) -> list[tuple[str, list, str, list[dict]]
     return out
 
 
+# Content-free inputs for contextual calibration (Zhao et al. 2021): the model's folder distribution on them is its
+# lean towards each folder whatever the notification says; dividing by it (alpha) is measured beside the prior.
+CONTENT_FREE = (Notification(title=""), Notification(app="App", title="Notification", body="N/A"),
+                Notification(title="[MASK]", body="[MASK]"))
+ALPHAS = (0.5, 1.0)
+
+
 def collect(model: str | None, data_dir: Path, data: Path) -> dict:
     prior = EmbeddingFolderPrior(load_sentence_encoder(), weight=1.0)
     clf = model_only_classifier(model)
@@ -58,19 +68,25 @@ def collect(model: str | None, data_dir: Path, data: Path) -> dict:
                 results += clf.classify_many(notes[i: i + 8])
             names = [f.name for f in clf.folders]
             cos = prior.bias(validate_folders(folders), notes)
+            lean = np.mean([[r.folder_distribution.get(n, 0.0) for n in names]
+                            for r in clf.classify_many(list(CONTENT_FREE))], axis=0)
             found[name] = {"folders": names, "gold": [c["folder"] for c in cases], "cos": cos.tolist(),
-                           "model": [[r.folder_distribution.get(n, 0.0) for n in names] for r in results]}
+                           "model": [[r.folder_distribution.get(n, 0.0) for n in names] for r in results],
+                           "content_free": lean.tolist()}
             print(f"{name:<32}{len(cases):>5}", flush=True)
     finally:
         clf.close()
     return found
 
 
-def accuracy(found: dict, names: list[str], weight: float) -> float:
+def accuracy(found: dict, names: list[str], weight: float, alpha: float = 0.0) -> float:
+    """Folder accuracy of argmax log P_model - alpha * log P_model(content-free) + weight * cosine."""
     ok = n = 0
     for name in names:
         s = found[name]
         scores = np.log(np.maximum(np.array(s["model"]), 1e-12)) + weight * np.array(s["cos"])
+        if alpha:
+            scores -= alpha * np.log(np.maximum(np.array(s["content_free"]), 1e-6))
         ok += sum(s["folders"][i] == g for i, g in zip(np.argmax(scores, axis=1), s["gold"]))
         n += len(s["gold"])
     return ok / max(1, n)
@@ -88,6 +104,11 @@ def table(found: dict) -> tuple[str, float]:
         if score > best + 1e-9:
             chosen, best = w, score
     lines.append(f"chosen on the in-distribution rows (mean of sets and dev split): weight {chosen}")
+    lines.append("contextual calibration (divided by the folder distribution on content-free inputs):")
+    for weight in sorted({0.0, chosen}):
+        for alpha in ALPHAS:
+            accs = [accuracy(found, names, weight, alpha) for names in groups.values()]
+            lines.append(f"{'w ' + str(weight) + ' a ' + str(alpha):>7}" + "".join(f"{a:>26.1%}" for a in accs))
     return "\n".join(lines), chosen
 
 
