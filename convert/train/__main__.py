@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train on each row's own priority instead of its near-duplicate group's majority")
     p.add_argument("--folder-codes", action="store_true",
                    help="list folders as letter codes (A, B, ...) and train the code as the answer (an experiment)")
+    p.add_argument("--near-misses", action="store_true",
+                   help="with preferences or a convention, also train on rows like a rule's that it does not decide")
     p.add_argument("--inject-rate", type=float, default=0.12,
                    help="share of examples with a planted prompt injection (label unchanged)")
     return p
@@ -189,7 +191,8 @@ def main(argv=None) -> int:
     n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log(f"trainable parameters: {n_train}")
     sampler = B.BatchSampler(train_rows + generated, builder, taxonomy, args.batch_size, args.seed, args.inject_rate,
-                             majority_priority=not args.no_majority, folder_codes=args.folder_codes)
+                             majority_priority=not args.no_majority, folder_codes=args.folder_codes,
+                             near_misses=args.near_misses)
     log(f"trainable rows {len(sampler.rows)} ({len(generated)} generated; held-out categories and dev removed); "
         f"{sampler.n_relabelled} priorities set to their near-duplicate group's majority")
 

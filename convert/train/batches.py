@@ -6,7 +6,9 @@ A batch shares one system prompt, so its KV state is computed once. ``BatchSampl
 * folder set (``folder_sets.py``): 30% the defaults (as shipped or varied), 20% defaults + category folders, 50%
   folder sets built from the taxonomy; 30% of category descriptions name 1-3 of the category's apps (apps with 3+
   trainable rows), and 20% of the non-default sets get a folder defined by 1-4 apps, which wins for those apps' rows;
-* 40% of batches state 1-3 preferences (``preferences.py``); about half the rows are ones a preference decides;
+* 40% of batches state 1-3 preferences (``preferences.py``); about half the rows are ones a preference decides,
+  and (with ``near_misses``) about 15% are near misses it does not decide: the same category from other apps or
+  senders, or the same group from other categories, so a rule is learnt as narrowly as it is written;
 * 35% carry 1-24 worked examples of the user's own sorting; in half of those the examples follow an unstated
   convention (an app, sender or topic filed or rated differently), shown by 1-5 examples, and the rows it touches
   follow it too; otherwise the examples are ordinary and change nothing;
@@ -18,6 +20,7 @@ Rows of held-out categories and dev rows are never used. No torch here.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Optional
@@ -128,10 +131,14 @@ class BatchSampler:
     """Deterministic batches over the trainable rows (no dev rows, no held-out categories)."""
 
     def __init__(self, rows: Sequence[dict], builder: ExampleBuilder, taxonomy: Taxonomy, batch_size: int = 8,
-                 seed: int = 0, inject_rate: float = 0.0, majority_priority: bool = True, folder_codes: bool = False):
-        """``folder_codes``: list the folders as letter codes and train the code as the answer (folder_codes.py)."""
+                 seed: int = 0, inject_rate: float = 0.0, majority_priority: bool = True, folder_codes: bool = False,
+                 near_misses: bool = False):
+        """``folder_codes``: list the folders as letter codes and train the code as the answer (folder_codes.py).
+        ``near_misses``: in batches with preferences or a convention, draw rows that look like a rule's but that
+        it does not decide (see the module doc)."""
         self.builder = builder
         self.folder_codes = folder_codes
+        self.near_misses = near_misses
         self.batch_size = batch_size
         self.seed = seed
         self.inject_rate = inject_rate
@@ -162,6 +169,11 @@ class BatchSampler:
             if c in allowed and r.get("app_name") and len(self.by_app[row_app(r)]) >= 3:
                 apps_by_category.setdefault(c, set()).add(r["app_name"].strip())
         self.folder_sets = FolderSetSampler(taxonomy, allowed, apps_by_category=apps_by_category)
+        self.group_of = {k: c.group for k, c in taxonomy.categories.items()}
+        self.by_group: dict[str, list[int]] = {}
+        self._near_miss_cache: dict[Preference, list[int]] = {}
+        for k, idx in self.by_category.items():
+            self.by_group.setdefault(self.group_of.get(k, k), []).extend(idx)
 
     def label(self, sc: Scenario, i: int) -> Optional[Label]:
         return sc.label(self.rows[i], self.cats[i], self.priorities[i])
@@ -173,11 +185,34 @@ class BatchSampler:
             return self.by_sender.get(p.sender, [])
         return self.by_category.get(p.category or "", [])
 
+    def _near_miss_rows(self, p: Preference) -> list[int]:
+        """Rows like the rule's own that it does not decide: for an app or a sender, its category's other rows
+        (its group's when the category has no others); for a category, its group's other categories."""
+        if p not in self._near_miss_cache:
+            category = p.category
+            if category is None:
+                common = Counter(self.cats[i] for i in self._rule_rows(p) if self.cats[i] is not None).most_common(1)
+                category = common[0][0] if common else None
+            near: list[int] = []
+            if category is not None:
+                for like in ([] if p.category else self.by_category[category],
+                             self.by_group.get(self.group_of.get(category, ""), [])):
+                    near = [i for i in like if not p.applies(self.rows[i], self.cats[i])]
+                    if near:
+                        break
+            self._near_miss_cache[p] = near
+        return self._near_miss_cache[p]
+
     def _draw(self, rng: random.Random, sc: Scenario) -> int:
-        """A row index: often one a rule decides or one of the set's categories, else any row."""
+        """A row index: often one a rule decides (or a near miss) or one of the set's categories, else any row."""
         u = rng.random()
         if sc.preferences and u < 0.5:
             pool = self._rule_rows(rng.choice(sc.preferences))
+            if pool:
+                return rng.choice(pool)
+        if self.near_misses and sc.preferences and rng.random() < 0.3:
+            p = rng.choice(sc.preferences)
+            pool = self._near_miss_rows(p)
             if pool:
                 return rng.choice(pool)
         apps = [a for s in sc.folder_set.specs for a in s.apps]

@@ -123,7 +123,7 @@ NOTIFCLF_QWEN25_CODER_05B_IQ4_NL = replace(
 )
 
 # Gemma 3 270M + its notifclf LoRA fine-tune (same data and recipe as the default): a smaller, faster model for
-# small machines; benchmarks/pi_model_bench.py compares it with the default.
+# small machines; benchmarks/model_compare.py compares it with the default.
 NOTIFCLF_GEMMA3_270M = ModelSpec(
     name="notifclf-gemma-3-270m-q4_k_m",
     source="build",

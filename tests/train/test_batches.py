@@ -125,3 +125,32 @@ def test_folder_codes_show_letters_and_train_the_letter_of_the_same_label():
         assert b.examples[0].ids[-b.examples[0].n_answer:] == fake_encode(
             training_answer(b.examples[0].folder, b.examples[0].priority), False) + [1001]
     assert seen_examples
+
+
+def _near_miss_share(sampler: BatchSampler, steps: int = 200) -> float:
+    near = total = 0
+    for step in range(steps):
+        b = sampler.batch(step)
+        prefs = b.scenario.preferences
+        if not prefs:
+            continue
+        for rid, ex in zip(b.row_ids, b.examples):
+            i = sampler.rows.index(BY_ID[rid])
+            assert b.scenario.label(BY_ID[rid], sampler.cats[i], sampler.priorities[i]) == (ex.folder, ex.priority)
+            total += 1
+            near += not any(p.applies(BY_ID[rid], sampler.cats[i]) for p in prefs) and any(
+                i in sampler._near_miss_rows(p) for p in prefs)
+    return near / total
+
+
+def test_near_misses_add_rows_like_a_rules_that_it_does_not_decide():
+    sampler = _sampler(inject_rate=0.0, near_misses=True)
+    mom = Preference("Mom is priority 3.", sender="mom", priority=3)
+    assert [sampler.rows[i]["id"] for i in sampler._near_miss_rows(mom)] == ["t4"]   # family chat, another sender
+    zara = Preference("Zara is priority 3.", app="zara", priority=3)  # no other shop: the group's rows, also none
+    assert sampler._near_miss_rows(zara) == []
+    code = Preference("Code hosting is priority 1.", category="code_hosting", priority=1)  # GitLab
+    near = sampler._near_miss_rows(code)
+    assert near and {sampler.cats[i] for i in near} == {
+        c for c in sampler.cats if c != "code_hosting" and sampler.group_of.get(c) == sampler.group_of["code_hosting"]}
+    assert _near_miss_share(sampler) > 4 * _near_miss_share(_sampler(inject_rate=0.0)) + 0.02
