@@ -1,0 +1,37 @@
+"""evals/run_heldout.py --folder-codes on the tiny model: the model reads letter codes, the caller gets names back."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from notifclf.folders import DEFAULT_FOLDERS
+
+EVALS = Path(__file__).resolve().parents[1] / "evals"
+
+
+def _run_heldout():
+    sys.path.insert(0, str(EVALS))
+    spec = importlib.util.spec_from_file_location("run_heldout", EVALS / "run_heldout.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_coded_folders_show_letters_and_answer_with_names(tiny_qwen2):
+    module = _run_heldout()
+    coded = module.CodedFolders(module.model_only_classifier(tiny_qwen2))
+    try:
+        coded.set_folders([f.to_dict() for f in DEFAULT_FOLDERS])
+        assert [f.name for f in coded.clf.folders] == ["A", "B", "C", "D"]
+        assert coded.clf.folders[0].description.startswith("Work: Job-related")
+        results = coded.classify_many([{"app": "Slack", "title": "#ops", "body": "prod is down"},
+                                       {"app": "Zara", "title": "Sale", "body": "50% off"}])
+        names = [f.name for f in DEFAULT_FOLDERS]
+        for r in results:
+            assert r.folder in names and sorted(r.folder_distribution) == sorted(names)
+            assert abs(sum(r.folder_distribution.values()) - 1) < 1e-6
+            assert r.folder_distribution[r.folder] == max(r.folder_distribution.values())
+    finally:
+        coded.close()
