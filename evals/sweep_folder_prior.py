@@ -108,7 +108,7 @@ def table(found: dict) -> tuple[str, float]:
     for weight in sorted({0.0, chosen}):
         for alpha in ALPHAS:
             accs = [accuracy(found, names, weight, alpha) for names in groups.values()]
-            lines.append(f"{'w ' + str(weight) + ' a ' + str(alpha):>7}" + "".join(f"{a:>26.1%}" for a in accs))
+            lines.append(f"{f'w{weight:g} a{alpha:g}':>7}" + "".join(f"{a:>26.1%}" for a in accs))
     return "\n".join(lines), chosen
 
 

@@ -295,17 +295,16 @@ class BatchSampler:
                 picked = [(i, lab) for i, _ in picked if (lab := self.label(sc, i)) is not None]
             sc = replace(sc, examples=shown)
         names = [f.name for f in sc.folders]
-        answer = lambda folder: folder  # noqa: E731
+        codes: dict[str, str] = {}  # folder name -> what the answer says instead (with folder_codes)
         if self.folder_codes:
             shown, codes = code_folders(sc.folders)
             sc = replace(sc, shown_folders=shown, examples=tuple(
                 replace(ex, folder=codes[ex.folder]) for ex in sc.examples))
-            answer = codes.__getitem__
         examples = []
         for i, (f, p) in picked:
             row = self.rows[i]
             if self.inject_rate and rng.random() < self.inject_rate:
                 row = inject(row, rng, names, (f, p))  # the label (f, p) comes from the original row
-            examples.append(self.builder.example(sc, row, answer(f), p))
+            examples.append(self.builder.example(sc, row, codes.get(f, f), p))
         return Batch(scenario=sc, prefix=self.builder.prefix_ids(sc), examples=examples,
                      row_ids=[self.rows[i]["id"] for i, _ in picked])
