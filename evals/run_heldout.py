@@ -10,13 +10,15 @@ Runs a model through the public API (greedy, grammar-constrained, exactly as use
 * evals/priority-clear.json: clear-cut priority cases.
 
     python evals/run_heldout.py [--model NAME|PATH] [--data-dir runs/eval/data] [--out runs/eval/heldout.json]
-                                [--folder-prior embeddings] [--folder-codes]
+                                [--folder-prior embeddings] [--folder-codes] [--suites FILE ...]
+                                [--dev-split train.jsonl]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import sys
 import tempfile
@@ -103,15 +105,30 @@ class CodedFolders:
         self.clf.close()
 
 
+def extra_sets(suites: list[str], dev_data: str | None) -> Iterator[tuple[str, list, list[dict]]]:
+    """``(name, folders, cases)`` of suite files (``notifclf eval`` format; the defaults when a file has no folders)
+    and of the dev split of ``dev_data`` under the defaults."""
+    from notifclf.dev_split import is_dev
+    from notifclf.evaluation import load_labeled
+
+    defaults = [f.to_dict() for f in notifclf.DEFAULT_FOLDERS]
+    for path in suites:
+        cases, folders = load_labeled(path)
+        yield f"suite-{Path(path).stem}", folders or defaults, cases
+    if dev_data:
+        rows, _ = load_labeled(dev_data)
+        yield "dev-defaults", defaults, [{**r, "app": r.get("app") or r.get("app_name")} for r in rows if is_dev(r["id"])]
+
+
 def run(model: str | None, data_dir: Path, only: str | None, folder_prior: str | None = None,
-        folder_codes: bool = False) -> dict:
+        folder_codes: bool = False, suites: tuple[str, ...] = (), dev_data: str | None = None) -> dict:
     clf = model_only_classifier(model, folder_prior=folder_prior)
     if folder_codes:
         clf = CodedFolders(clf)
     report: dict = {"model": str(model or "default"), "folder_prior": folder_prior, "folder_codes": folder_codes,
                     "sets": {}}
     try:
-        for name, folders, cases in data_sets(data_dir):
+        for name, folders, cases in itertools.chain(data_sets(data_dir), extra_sets(list(suites), dev_data)):
             if only and not name.startswith(only):
                 continue
             clf.set_folders(folders)
@@ -158,8 +175,13 @@ def main(argv=None) -> int:
     p.add_argument("--folder-prior", default=None, choices=["embeddings"], help="Classifier(folder_prior=...)")
     p.add_argument("--folder-codes", action="store_true",
                    help="show the folders as letter codes, as a model trained with --folder-codes reads them")
+    p.add_argument("--suites", nargs="*", default=(), metavar="FILE",
+                   help="also score these suite files (evals/*.json, seed_emergent.json)")
+    p.add_argument("--dev-split", metavar="TRAIN_JSONL", default=None,
+                   help="also score the dev split of this file under the default folders")
     args = p.parse_args(argv)
-    report = run(args.model, Path(args.data_dir), args.only, args.folder_prior, args.folder_codes)
+    report = run(args.model, Path(args.data_dir), args.only, args.folder_prior, args.folder_codes, args.suites,
+                 args.dev_split)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1, ensure_ascii=False))
     print(summary(report))

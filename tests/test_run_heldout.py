@@ -1,8 +1,10 @@
-"""evals/run_heldout.py --folder-codes on the tiny model: the model reads letter codes, the caller gets names back."""
+"""evals/run_heldout.py: letter-coded folders on the tiny model (the model reads codes, the caller gets names back),
+and the extra sets it scores (suite files, the dev split)."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -35,3 +37,21 @@ def test_coded_folders_show_letters_and_answer_with_names(tiny_qwen2):
             assert r.folder_distribution[r.folder] == max(r.folder_distribution.values())
     finally:
         coded.close()
+
+
+def test_extra_sets_read_suite_files_and_the_dev_split(tmp_path):
+    from notifclf.dev_split import is_dev
+
+    module = _run_heldout()
+    rows = [{"id": f"r{i}", "app_name": "Slack", "title": "t", "body": "b", "folder": "Work", "priority": 2}
+            for i in range(60)]
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    sets = list(module.extra_sets([str(EVALS / "student.json")], str(data)))
+    assert [name for name, _, _ in sets] == ["suite-student", "dev-defaults"]
+    student = json.loads((EVALS / "student.json").read_text(encoding="utf-8"))
+    assert sets[0][1] == student["folders"] and sets[0][2] == student["cases"]
+    name, folders, dev = sets[1]
+    assert folders == [f.to_dict() for f in DEFAULT_FOLDERS]
+    assert [c["id"] for c in dev] == [r["id"] for r in rows if is_dev(r["id"])] and dev
+    assert all(c["app"] == "Slack" for c in dev)
