@@ -63,11 +63,12 @@ def main(argv=None) -> int:
                 for n, (case, result, vector) in enumerate(zip(user["cases"], model, cases)):
                     label = (result.folder, result.priority)
                     sims = pool[shown] @ vector
-                    if shown and sims.max() >= bar and with_examples is not None:
-                        label = (with_examples[n].folder, with_examples[n].priority)
-                    elif shown and sims.max() >= bar:
-                        item = user["pool"][shown[int(np.argmax(sims))]]
-                        label = (item["folder"], item["priority"])
+                    if shown and sims.max() >= bar:
+                        if with_examples is not None:  # gate: the answer with the corrections in the prompt
+                            label = (with_examples[n].folder, with_examples[n].priority)
+                        else:  # retrieval: the most similar correction's label
+                            item = user["pool"][shown[int(np.argmax(sims))]]
+                            label = (item["folder"], item["priority"])
                     answer = type("Answer", (), {"folder": label[0], "priority": label[1]})
                     if case.get("decided_by"):
                         decided += 1

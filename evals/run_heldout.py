@@ -29,6 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import notifclf  # noqa: E402
+from notifclf.dev_split import is_dev  # noqa: E402
+from notifclf.evaluation import load_labeled  # noqa: E402
 
 EVALS = Path(__file__).resolve().parent
 NOTE_FIELDS = ("app", "title", "body", "sub_text", "category", "posted_at")
@@ -105,19 +107,23 @@ class CodedFolders:
         self.clf.close()
 
 
+DEFAULTS = [f.to_dict() for f in notifclf.DEFAULT_FOLDERS]
+
+
+def dev_split_set(data: str | Path) -> tuple[str, list, list[dict]]:
+    """``("dev-defaults", default folders, the dev-split rows of train.jsonl-style ``data``)``."""
+    rows, _ = load_labeled(data)
+    return "dev-defaults", DEFAULTS, [{**r, "app": r.get("app") or r.get("app_name")} for r in rows if is_dev(r["id"])]
+
+
 def extra_sets(suites: list[str], dev_data: str | None) -> Iterator[tuple[str, list, list[dict]]]:
     """``(name, folders, cases)`` of suite files (``notifclf eval`` format; the defaults when a file has no folders)
     and of the dev split of ``dev_data`` under the defaults."""
-    from notifclf.dev_split import is_dev
-    from notifclf.evaluation import load_labeled
-
-    defaults = [f.to_dict() for f in notifclf.DEFAULT_FOLDERS]
     for path in suites:
         cases, folders = load_labeled(path)
-        yield f"suite-{Path(path).stem}", folders or defaults, cases
+        yield f"suite-{Path(path).stem}", folders or DEFAULTS, cases
     if dev_data:
-        rows, _ = load_labeled(dev_data)
-        yield "dev-defaults", defaults, [{**r, "app": r.get("app") or r.get("app_name")} for r in rows if is_dev(r["id"])]
+        yield dev_split_set(dev_data)
 
 
 def run(model: str | None, data_dir: Path, only: str | None, folder_prior: str | None = None,

@@ -22,12 +22,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from notifclf.dev_split import is_dev  # noqa: E402
 from notifclf.embedding import load_sentence_encoder  # noqa: E402
 from notifclf.embedding.folder_prior import EmbeddingFolderPrior  # noqa: E402
-from notifclf.folders import DEFAULT_FOLDERS, validate_folders  # noqa: E402
+from notifclf.folders import validate_folders  # noqa: E402
 from notifclf.notification import Notification  # noqa: E402
-from run_heldout import data_sets, model_only_classifier, note_of  # noqa: E402
+from run_heldout import data_sets, dev_split_set, model_only_classifier, note_of  # noqa: E402
 
 EVALS = Path(__file__).resolve().parent
 WEIGHTS = (0, 2, 5, 10, 15, 20, 30, 50, 1000)
@@ -42,9 +41,8 @@ def suites(data_dir: Path, data: Path) -> list[tuple[str, list, str, list[dict]]
     prefs = json.loads((EVALS / "preferences.json").read_text(encoding="utf-8"))
     out.append(("preferences-decided", prefs["folders"], prefs["instructions"],
                 [c for c in prefs["cases"] if c.get("decided_by") is not None]))
-    rows = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines() if line.strip()]
-    out.append(("dev-defaults", list(DEFAULT_FOLDERS), "",
-                [{**r, "app": r.get("app") or r.get("app_name")} for r in rows if is_dev(r["id"])]))
+    name, folders, cases = dev_split_set(data)
+    out.append((name, folders, "", cases))
     return out
 
 
