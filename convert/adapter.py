@@ -24,6 +24,7 @@ from .safetensors_io import read_header, read_tensor
 
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
+TRAINING_RECORD = "training.json"  # written by convert.train next to the adapter
 
 _KEY_RE = re.compile(r"^(?P<module>.+)\.lora_(?P<ab>[AB])(?:\.(?P<name>[A-Za-z0-9_-]+))?\.weight$")
 _PREFIX = "base_model.model."
@@ -59,6 +60,7 @@ class LoraAdapter:
     path: Path
     config: dict[str, Any]
     pairs: dict[str, LoraPair] = field(default_factory=dict)  # by GGUF target name
+    folder_labels: str = "names"  # how training showed folders: "names" or "codes" (notifclf.folder_codes)
 
     def describe(self) -> dict[str, Any]:
         c = self.config
@@ -72,6 +74,7 @@ class LoraAdapter:
             "target_modules": c.get("target_modules"),
             "base_model_name_or_path": c.get("base_model_name_or_path"),
             "modules": len(self.pairs),
+            "folder_labels": self.folder_labels,
         }
 
 
@@ -139,6 +142,19 @@ def _module_name(key: str, path: Path) -> tuple[str, str]:
     return module, m.group("ab")
 
 
+def _folder_labels(path: Path) -> str:
+    """"codes" when ``training.json`` (written by ``convert.train``) says the adapter was trained on letter-coded
+    folders, else "names" (also for adapters trained elsewhere, which have no such file)."""
+    record = path / TRAINING_RECORD
+    if not record.is_file():
+        return "names"
+    try:
+        config = json.loads(record.read_text(encoding="utf-8")).get("config") or {}
+    except (OSError, ValueError, AttributeError) as exc:
+        raise AdapterError(f"{record}: not a readable training record ({exc})") from exc
+    return "codes" if config.get("folder_codes") else "names"
+
+
 def load_adapter(path: str | Path) -> LoraAdapter:
     """Read an adapter directory; shapes against the base are checked by :func:`validate_against`."""
     path = Path(path)
@@ -162,7 +178,7 @@ def load_adapter(path: str | Path) -> LoraAdapter:
         raise AdapterError(f"{path}: {WEIGHTS_FILE} contains no LoRA weights")
 
     r_pat, a_pat = config.get("rank_pattern") or {}, config.get("alpha_pattern") or {}
-    adapter = LoraAdapter(path, config)
+    adapter = LoraAdapter(path, config, folder_labels=_folder_labels(path))
     for module, ab in sorted(found.items()):
         missing = {"A", "B"} - ab.keys()
         if missing:

@@ -15,6 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import gguf
+
+from notifclf.folder_codes import FOLDER_LABELS_KEY
+
 from .adapter import load_adapter, validate_against
 from .errors import BaseModelError, ConvertError
 from .gguf_base import GGUFBase, is_gguf_file
@@ -137,7 +141,8 @@ def build_model(
             lora = load_adapter(adapter)
             specs = model.tensors()
             validate_against(lora, {s.name: s.shape for s in specs if len(s.shape) == 2}, model.block_count)
-            metadata = model.metadata()
+            metadata = [(k, v) for k, v in model.metadata() if k != FOLDER_LABELS_KEY]
+            metadata.append((FOLDER_LABELS_KEY, gguf.GGUFValue(lora.folder_labels, gguf.GGUFValueType.STRING)))
         log.info("base %s (%s, %d layers), adapter %s (%d modules)", base, model.architecture,
                  model.block_count, adapter, len(lora.pairs))
         tensor_types = _base_types(model, quant, keep_base_types)

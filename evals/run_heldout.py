@@ -10,14 +10,13 @@ Runs a model through the public API (greedy, grammar-constrained, exactly as use
 * evals/priority-clear.json: clear-cut priority cases.
 
     python evals/run_heldout.py [--model NAME|PATH] [--data-dir runs/eval/data] [--out runs/eval/heldout.json]
-                                [--folder-prior embeddings] [--folder-codes] [--suites FILE ...]
+                                [--folder-prior embeddings] [--suites FILE ...]
                                 [--dev-split train.jsonl]
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import json
 import sys
@@ -84,29 +83,6 @@ def model_only_classifier(model: str | Path | None, **kwargs) -> notifclf.Classi
                                corrections_path=Path(tempfile.mkdtemp()) / "none.sqlite3", **kwargs)
 
 
-class CodedFolders:
-    """A Classifier shown its folders as letter codes (convert/train/folder_codes.py), answering with their names."""
-
-    def __init__(self, clf: notifclf.Classifier):
-        self.clf = clf
-        self.names: dict[str, str] = {}
-
-    def set_folders(self, folders: list, instructions: str | None = None) -> None:
-        from convert.train.folder_codes import code_folders
-
-        coded, codes = code_folders(notifclf.Folder(**f) if isinstance(f, dict) else f for f in folders)
-        self.names = {code: name for name, code in codes.items()}
-        self.clf.set_folders(coded, instructions)
-
-    def classify_many(self, notes: list) -> list[notifclf.Classification]:
-        return [dataclasses.replace(r, folder=self.names[r.folder],
-                                    folder_distribution={self.names[k]: v for k, v in r.folder_distribution.items()})
-                for r in self.clf.classify_many(notes)]
-
-    def close(self) -> None:
-        self.clf.close()
-
-
 DEFAULTS = [f.to_dict() for f in notifclf.DEFAULT_FOLDERS]
 
 
@@ -127,11 +103,9 @@ def extra_sets(suites: list[str], dev_data: str | None) -> Iterator[tuple[str, l
 
 
 def run(model: str | None, data_dir: Path, only: str | None, folder_prior: str | None = None,
-        folder_codes: bool = False, suites: tuple[str, ...] = (), dev_data: str | None = None) -> dict:
+        suites: tuple[str, ...] = (), dev_data: str | None = None) -> dict:
     clf = model_only_classifier(model, folder_prior=folder_prior)
-    if folder_codes:
-        clf = CodedFolders(clf)
-    report: dict = {"model": str(model or "default"), "folder_prior": folder_prior, "folder_codes": folder_codes,
+    report: dict = {"model": str(model or "default"), "folder_prior": folder_prior, "folder_codes": clf.folder_codes,
                     "sets": {}}
     try:
         for name, folders, cases in itertools.chain(data_sets(data_dir), extra_sets(list(suites), dev_data)):
@@ -179,14 +153,12 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="runs/eval/heldout.json")
     p.add_argument("--only", default=None, help="only sets whose name starts with this (or 'preferences', 'priority-clear')")
     p.add_argument("--folder-prior", default=None, choices=["embeddings"], help="Classifier(folder_prior=...)")
-    p.add_argument("--folder-codes", action="store_true",
-                   help="show the folders as letter codes, as a model trained with --folder-codes reads them")
     p.add_argument("--suites", nargs="*", default=(), metavar="FILE",
                    help="also score these suite files (evals/*.json, seed_emergent.json)")
     p.add_argument("--dev-split", metavar="TRAIN_JSONL", default=None,
                    help="also score the dev split of this file under the default folders")
     args = p.parse_args(argv)
-    report = run(args.model, Path(args.data_dir), args.only, args.folder_prior, args.folder_codes, args.suites,
+    report = run(args.model, Path(args.data_dir), args.only, args.folder_prior, args.suites,
                  args.dev_split)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1, ensure_ascii=False))

@@ -122,6 +122,12 @@ class Classifier:
         return self._spec
 
     @property
+    def folder_codes(self) -> bool:
+        """Whether the model reads the folders as letter codes (A, B, ...; a model trained that way says so in its
+        file, :mod:`notifclf.folder_codes`). Results always carry the folders' names."""
+        return self._engine.folder_codes
+
+    @property
     def schema(self) -> dict[str, Any]:
         """The JSON Schema every result of the current folder set satisfies."""
         return output_schema(self._setup.folders)

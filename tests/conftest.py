@@ -87,3 +87,12 @@ def seed_emergent() -> dict:
     if not path.is_file():
         pytest.skip(f"{path} not present")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen2_codes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny qwen2 model, marked as trained on letter-coded folders (notifclf.folder_codes)."""
+    from notifclf.folder_codes import FOLDER_LABELS_KEY
+
+    return write_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-qwen2-codes.gguf", arch="qwen2", seed=0,
+                            extra_metadata={FOLDER_LABELS_KEY: "codes"})

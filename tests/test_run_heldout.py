@@ -1,5 +1,4 @@
-"""evals/run_heldout.py: letter-coded folders on the tiny model (the model reads codes, the caller gets names back),
-and the extra sets it scores (suite files, the dev split)."""
+"""evals/run_heldout.py: the extra sets it scores (suite files, the dev split), on names and letter-code models."""
 
 from __future__ import annotations
 
@@ -21,22 +20,13 @@ def _run_heldout():
     return module
 
 
-def test_coded_folders_show_letters_and_answer_with_names(tiny_qwen2):
+def test_run_reports_whether_the_model_reads_codes(tiny_qwen2, tiny_qwen2_codes, tmp_path):
     module = _run_heldout()
-    coded = module.CodedFolders(module.model_only_classifier(tiny_qwen2))
-    try:
-        coded.set_folders([f.to_dict() for f in DEFAULT_FOLDERS])
-        assert [f.name for f in coded.clf.folders] == ["A", "B", "C", "D"]
-        assert coded.clf.folders[0].description.startswith("Work: Job-related")
-        results = coded.classify_many([{"app": "Slack", "title": "#ops", "body": "prod is down"},
-                                       {"app": "Zara", "title": "Sale", "body": "50% off"}])
-        names = [f.name for f in DEFAULT_FOLDERS]
-        for r in results:
-            assert r.folder in names and sorted(r.folder_distribution) == sorted(names)
-            assert abs(sum(r.folder_distribution.values()) - 1) < 1e-6
-            assert r.folder_distribution[r.folder] == max(r.folder_distribution.values())
-    finally:
-        coded.close()
+    suite = str(EVALS / "student.json")
+    reports = [module.run(str(m), tmp_path, "suite", suites=(suite,)) for m in (tiny_qwen2, tiny_qwen2_codes)]
+    assert [r["folder_codes"] for r in reports] == [False, True]
+    n = len(json.loads((EVALS / "student.json").read_text(encoding="utf-8"))["cases"])
+    assert [r["sets"]["suite-student"]["n"] for r in reports] == [n, n]
 
 
 def test_extra_sets_read_suite_files_and_the_dev_split(tmp_path):

@@ -50,8 +50,10 @@ def vocabulary(with_merges: bool = True) -> tuple[list[str], list[int], list[str
 
 def write_tiny_model(path: Path, *, arch: str = "qwen2", seed: int = 0, n_embd: int = 64, n_layer: int = 2,
                      n_head: int = 4, n_head_kv: int = 2, n_ff: int = 128, context_length: int = 8192,
-                     chat_template: str | None = None, scale: float = 0.5, with_merges: bool = True) -> Path:
-    """Write a tiny ``qwen2`` or ``qwen3`` GGUF with random float32 weights and return its path."""
+                     chat_template: str | None = None, scale: float = 0.5, with_merges: bool = True,
+                     extra_metadata: dict[str, str] | None = None) -> Path:
+    """Write a tiny ``qwen2`` or ``qwen3`` GGUF with random float32 weights and return its path.
+    ``extra_metadata``: string keys added to the file's metadata (e.g. ``notifclf.folder_labels``)."""
     if arch not in ("qwen2", "qwen3"):
         raise ValueError(f"arch must be qwen2 or qwen3, got {arch}")
     rng = np.random.default_rng(seed)
@@ -84,6 +86,8 @@ def write_tiny_model(path: Path, *, arch: str = "qwen2", seed: int = 0, n_embd: 
     writer.add_pad_token_id(eot)
     writer.add_add_bos_token(False)
     writer.add_chat_template(chat_template if chat_template is not None else (QWEN3_CHATML if arch == "qwen3" else CHATML))
+    for key, value in (extra_metadata or {}).items():
+        writer.add_string(key, value)
 
     writer.add_tensor("token_embd.weight", rand(n_vocab, n_embd) * 4)
     writer.add_tensor("output_norm.weight", np.ones(n_embd, dtype=np.float32))

@@ -4,7 +4,7 @@
 
 Data, no torch: ``rows`` (train.jsonl, dev split, majority priorities), ``taxonomy`` (categories and the app table),
 ``generator`` (rows for thin categories), ``holdout`` (what training never sees), ``folder_sets``, ``preferences``,
-``injection``, ``folder_codes`` (letter-coded folders) and ``batches`` (scenarios, labelled rows, tokenized examples).
+``injection`` and ``batches`` (scenarios, labelled rows, tokenized examples).
 Torch: ``model`` (base + LoRA), ``loop`` (training loop, checkpoints, resume), ``quick_eval`` (grammar-constrained dev
 metrics) and ``__main__`` (the command).
 """

@@ -25,11 +25,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Optional
 
+from notifclf.folder_codes import code_folders
 from notifclf.folders import Folder
 from notifclf.notification import Notification
 from notifclf.prompt import MAX_PROMPT_EXAMPLES, PromptExample, build_prompt, training_answer
 
-from .folder_codes import code_folders
 from .folder_sets import FolderSet, FolderSetSampler
 from .holdout import trainable_category
 from .injection import inject

@@ -182,10 +182,13 @@ def train(model, sampler, device: torch.device, pad_id: int, *, run_dir: Path, o
         if state["step"] % ckpt_every == 0:
             save_checkpoint(model, optimizer, state, run_dir, out_dir)
             log(f"checkpoint at step {state['step']}")
-            if snapshot_every and state["step"] % snapshot_every == 0:
-                publish_adapter(run_dir / "ckpt" / "adapter", run_dir / "snapshots" / f"step-{state['step']}")
             if on_checkpoint is not None:
                 on_checkpoint(state)
+            if snapshot_every and state["step"] % snapshot_every == 0:
+                snapshot = run_dir / "snapshots" / f"step-{state['step']}"
+                publish_adapter(run_dir / "ckpt" / "adapter", snapshot)
+                if out_dir is not None and (out_dir / "training.json").exists():  # how it was trained (folder codes...)
+                    shutil.copyfile(out_dir / "training.json", snapshot / "training.json")
     save_checkpoint(model, optimizer, state, run_dir, out_dir)
     log(f"final checkpoint at step {state['step']}")
     return state

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,6 +20,7 @@ from .answer_paths import AnswerPaths, build_answer_paths
 from ..chat_template import FALLBACK_TEMPLATES, PromptPieces, fallback_template
 from ..errors import ClassifierClosedError, OutputValidationError, PromptTooLongError
 from .fast_choice import Choice, choose, priority_probs
+from ..folder_codes import FOLDER_LABELS_KEY, code_folders
 from ..folders import Folder
 from .runtime import GrammarSampler, LlamaRuntime
 from ..notification import Notification
@@ -90,14 +91,28 @@ class DecodeCounts:
         return asdict(self)
 
 
+def shown_setup(setup: PromptSetup, folder_codes: bool) -> PromptSetup:
+    """The setup as the model is shown it: the same, or with the folders (and the examples' folders) as letter codes
+    for a model trained on codes (:mod:`notifclf.folder_codes`)."""
+    if not folder_codes:
+        return setup
+    folders, codes = code_folders(setup.folders)
+    return PromptSetup(folders, setup.instructions, tuple(replace(e, folder=codes[e.folder]) for e in setup.examples))
+
+
 @dataclass(frozen=True)
 class _Prepared:
-    setup: PromptSetup
+    setup: PromptSetup  # the user's folders: results, their schema and the folder prior use these
+    shown: PromptSetup  # what the model reads and answers (shown_setup); folder i of one is folder i of the other
     prefix: str
     schema: dict[str, Any]
     sampler: GrammarSampler
     paths: AnswerPaths | None
     max_answer_tokens: int
+
+    def folder_named(self, answer: str) -> str:
+        """The user's folder for the name the model answered."""
+        return self.setup.folders[[f.name for f in self.shown.folders].index(answer)].name
 
 
 class Engine:
@@ -108,6 +123,7 @@ class Engine:
                  decoding: str, result_cache_size: int, prompt_states: PromptStateStore | None,
                  folder_prior: FolderPrior | None = None) -> None:
         self.runtime = LlamaRuntime(model_path, n_threads=n_threads)
+        self.folder_codes = self.runtime.metadata(FOLDER_LABELS_KEY) == "codes"
         self.folder_prior = folder_prior
         self.max_notification_tokens = max_notification_tokens
         self._decoding = decoding
@@ -152,10 +168,11 @@ class Engine:
         if found is not None:
             return found
         rt = self.runtime
-        pieces = self.render(setup, Notification())
+        shown = shown_setup(setup, self.folder_codes)
+        pieces = self.render(shown, Notification())
         n_prefix = len(self._prefix_tokens(pieces.prefix))
         n_suffix = len(rt.tokenize(pieces.suffix, special=True))
-        max_answer = max(len(rt.tokenize(render_answer(f.name, 1), special=False)) for f in setup.folders) + 4
+        max_answer = max(len(rt.tokenize(render_answer(f.name, 1), special=False)) for f in shown.folders) + 4
         needed = n_prefix + self.max_notification_tokens + n_suffix + max_answer
         if needed > rt.n_ctx_train:
             raise PromptTooLongError(
@@ -170,18 +187,18 @@ class Engine:
         paths = None
         if len(setup.folders) < _N_SEQ_MAX:  # the fast path's trie; grammar decoding jumps forward along it too
             index = rt.piece_index()
-            paths = build_answer_paths([f.name for f in setup.folders], lambda t: rt.tokenize(t, special=False),
+            paths = build_answer_paths([f.name for f in shown.folders], lambda t: rt.tokenize(t, special=False),
                                        rt.piece, index, index.max_len)
-        schema = output_schema(setup.folders)
-        prepared = _Prepared(setup, pieces.prefix, schema, rt.grammar_sampler(grammar_from_schema(schema)), paths,
-                             max_answer)
+        grammar = grammar_from_schema(output_schema(shown.folders))
+        prepared = _Prepared(setup, shown, pieces.prefix, output_schema(setup.folders), rt.grammar_sampler(grammar),
+                             paths, max_answer)
         self._prepared.put(setup, prepared)
         return prepared
 
     def inspect(self, setup: PromptSetup, note: Notification) -> Inspection:
         prepared = self.prepare(setup)
         rt = self.runtime
-        pieces = self.render(setup, note)
+        pieces = self.render(prepared.shown, note)
         user = rt.tokenize_data(pieces.user)
         kept = tuple(user[: self.max_notification_tokens])
         return Inspection(prompt=pieces, prefix_tokens=tuple(self._prefix_tokens(pieces.prefix)), user_tokens=kept,
@@ -212,7 +229,7 @@ class Engine:
         n_prefix = self._prefixes.load(prepared.prefix, lambda: self._prefix_tokens(prepared.prefix))
         tails = []
         for note in notes:
-            pieces = self.render(prepared.setup, note)
+            pieces = self.render(prepared.shown, note)
             tails.append(rt.tokenize_data(pieces.user)[: self.max_notification_tokens]
                          + rt.tokenize(pieces.suffix, special=True))
         prior = self.folder_prior if prepared.paths is not None else None
@@ -271,7 +288,7 @@ class Engine:
         pending, n_past = list(tail), n_prefix
         out = bytearray()
         digit_probs = None
-        heads = {render_answer(f.name, 1).encode("utf-8")[:-2] for f in prepared.setup.folders}  # text before the digit
+        heads = {render_answer(f.name, 1).encode("utf-8")[:-2] for f in prepared.shown.folders}  # text before the digit
         if forced_folder is not None and paths is not None:
             head = paths.path(forced_folder)
             for step in head[1:]:
@@ -301,7 +318,8 @@ class Engine:
                     data = None
                 if isinstance(data, dict):
                     rt.truncate(-1, n_prefix)
-                    return _result(prepared, data["folder"], data["priority"], folder_probs, digit_probs)
+                    return _result(prepared, prepared.folder_named(data["folder"]), data["priority"], folder_probs,
+                                   digit_probs)
             pending = [token]
         raise OutputValidationError(f"the answer did not complete within {prepared.max_answer_tokens} tokens: {bytes(out)!r}")
 

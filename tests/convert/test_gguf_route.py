@@ -122,3 +122,25 @@ def test_llama_mix_can_replace_the_base_layout(k256_bases: dict[str, Path], k256
     assert r.get_field("general.file_type").contents() == gguf.LlamaFileType.MOSTLY_Q4_K_M
     assert {t.tensor_type.name for t in r.tensors if len(t.shape) == 2} >= {"Q4_K", "Q6_K"}
     assert len(greedy_tokens(out, PROMPT, 4)) == 4
+
+
+def test_an_adapter_trained_on_letter_codes_marks_the_model_file(k256_bases: dict[str, Path], k256_adapter: TinyAdapter,
+                                                                  tmp_path: Path) -> None:
+    """``training.json`` saying folder_codes survives merge and quantization as GGUF metadata the runtime reads."""
+    import shutil
+
+    from convert.errors import AdapterError
+    from notifclf.folder_codes import FOLDER_LABELS_KEY
+
+    coded = tmp_path / "coded"
+    shutil.copytree(k256_adapter.path, coded)
+    (coded / "training.json").write_text('{"config": {"folder_codes": true}}')
+    labels = {}
+    for name, adapter in (("names", k256_adapter.path), ("codes", coded)):
+        out = build_model(k256_bases["Q8_0"], adapter, tmp_path / f"{name}.gguf", "Q4_K_M", progress=False)
+        labels[name] = gguf.GGUFReader(out).get_field(FOLDER_LABELS_KEY).contents()
+    assert labels == {"names": "names", "codes": "codes"}
+    (coded / "training.json").write_text('{"config": ')
+    with pytest.raises(AdapterError, match="training record"):
+        build_model(k256_bases["Q8_0"], coded, tmp_path / "bad.gguf", "Q4_K_M", progress=False)
+    assert not (tmp_path / "bad.gguf").exists()

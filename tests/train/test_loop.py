@@ -68,12 +68,20 @@ def test_checkpoint_and_resume(tiny, tmp_path):
 
 
 def test_snapshots_keep_the_adapter_of_every_nth_step(tiny, tmp_path):
+    """Each snapshot also keeps the training record of its step (convert build reads folder_codes from it)."""
     model, sampler = tiny
-    train(model, sampler, torch.device("cpu"), 0, run_dir=tmp_path / "run", out_dir=None, max_steps=4, lr=1e-3,
-          warmup=1, ckpt_every=1, snapshot_every=2, log=lambda m: None)
+    out = tmp_path / "out"
+
+    def write_record(state):
+        (out / "training.json").write_text(json.dumps({"steps": state["step"], "config": {"folder_codes": True}}))
+
+    train(model, sampler, torch.device("cpu"), 0, run_dir=tmp_path / "run", out_dir=out, max_steps=4, lr=1e-3,
+          warmup=1, ckpt_every=1, snapshot_every=2, log=lambda m: None, on_checkpoint=write_record)
     snaps = sorted(p.name for p in (tmp_path / "run" / "snapshots").iterdir())
     assert snaps == ["step-2", "step-4"]
-    assert (tmp_path / "run" / "snapshots" / "step-2" / "adapter_model.safetensors").exists()
+    step2 = tmp_path / "run" / "snapshots" / "step-2"
+    assert (step2 / "adapter_model.safetensors").exists()
+    assert json.loads((step2 / "training.json").read_text())["steps"] == 2
 
 
 def test_a_warm_start_records_the_adapter_it_began_with(tiny, tmp_path):

@@ -1,0 +1,29 @@
+"""Folders shown to the model as letter codes, for models trained that way (issue 12).
+
+The model sees ``- "A": Work: Job-related notifications...`` and answers ``{"folder": "A", ...}``; the engine maps
+the code back to the folder's name. A small model then cannot lean on what a name meant in training: it has to bind
+the code to the description it was shown. A model file says it was trained this way with the GGUF metadata key
+:data:`FOLDER_LABELS_KEY` set to ``"codes"`` (written by ``convert build`` from the adapter's ``training.json``).
+Training (``BatchSampler(folder_codes=True)``) and the runtime share this one transform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .folders import MAX_DESCRIPTION_CHARS, MAX_FOLDERS, Folder
+
+CODES = "ABCDEFGHIJKLMNOPQRSTUVWX"
+assert len(CODES) == MAX_FOLDERS
+
+# GGUF metadata key naming how the model expects folders: "codes" (letters) or absent / "names".
+FOLDER_LABELS_KEY = "notifclf.folder_labels"
+
+
+def code_folders(folders: Sequence[Folder]) -> tuple[tuple[Folder, ...], dict[str, str]]:
+    """The folders renamed A, B, C... (the name moves to the front of the description) and name -> code."""
+    coded, codes = [], {}
+    for code, folder in zip(CODES, folders):
+        coded.append(Folder(code, f"{folder.name}: {folder.description}"[:MAX_DESCRIPTION_CHARS]))
+        codes[folder.name] = code
+    return tuple(coded), codes
