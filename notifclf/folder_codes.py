@@ -20,10 +20,13 @@ assert len(CODES) == MAX_FOLDERS
 FOLDER_LABELS_KEY = "notifclf.folder_labels"
 
 
-def code_folders(folders: Sequence[Folder]) -> tuple[tuple[Folder, ...], dict[str, str]]:
-    """The folders renamed A, B, C... (the name moves to the front of the description) and name -> code."""
+def code_folders(folders: Sequence[Folder], letters: str = CODES) -> tuple[tuple[Folder, ...], dict[str, str]]:
+    """The folders renamed A, B, C... (or ``letters``, one per folder: training varies them; the runtime shows A, B,
+    C...), the name moved to the front of the description, and name -> code."""
+    if len(letters) < len(folders):
+        raise ValueError(f"{len(folders)} folders need as many letters, got {letters!r}")
     coded, codes = [], {}
-    for code, folder in zip(CODES, folders):
+    for code, folder in zip(letters, folders):
         coded.append(Folder(code, f"{folder.name}: {folder.description}"[:MAX_DESCRIPTION_CHARS]))
         codes[folder.name] = code
     return tuple(coded), codes

@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train on each row's own priority instead of its near-duplicate group's majority")
     p.add_argument("--folder-codes", action="store_true",
                    help="list folders as letter codes (A, B, ...) and train the code as the answer (an experiment)")
+    p.add_argument("--random-codes", action="store_true",
+                   help="with --folder-codes: half of the batches code their folders with random letters in "
+                        "alphabetical order (A, D, K...) instead of A, B, C..., so every letter is trained")
     p.add_argument("--near-misses", action="store_true",
                    help="with preferences or a convention, also train on rows like a rule's that it does not decide")
     p.add_argument("--inject-rate", type=float, default=0.12,
@@ -192,7 +195,7 @@ def main(argv=None) -> int:
     log(f"trainable parameters: {n_train}")
     sampler = B.BatchSampler(train_rows + generated, builder, taxonomy, args.batch_size, args.seed, args.inject_rate,
                              majority_priority=not args.no_majority, folder_codes=args.folder_codes,
-                             near_misses=args.near_misses)
+                             near_misses=args.near_misses, random_codes=args.random_codes)
     log(f"trainable rows {len(sampler.rows)} ({len(generated)} generated; held-out categories and dev removed); "
         f"{sampler.n_relabelled} priorities set to their near-duplicate group's majority")
 

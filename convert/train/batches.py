@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from notifclf.folder_codes import code_folders
+from notifclf.folder_codes import CODES, code_folders
 from notifclf.folders import Folder
 from notifclf.notification import Notification
 from notifclf.prompt import MAX_PROMPT_EXAMPLES, PromptExample, build_prompt, training_answer
@@ -132,12 +132,16 @@ class BatchSampler:
 
     def __init__(self, rows: Sequence[dict], builder: ExampleBuilder, taxonomy: Taxonomy, batch_size: int = 8,
                  seed: int = 0, inject_rate: float = 0.0, majority_priority: bool = True, folder_codes: bool = False,
-                 near_misses: bool = False):
+                 near_misses: bool = False, random_codes: bool = False):
         """``folder_codes``: list the folders as letter codes and train the code as the answer (folder_codes.py).
+        ``random_codes`` (with ``folder_codes``): in half of the batches the codes are random letters in alphabetical
+        order (A, D, K... instead of A, B, C...), so every letter is trained about as often as every other and a
+        code's meaning cannot lean on its letter or its position.
         ``near_misses``: in batches with preferences or a convention, draw rows that look like a rule's but that
         it does not decide (see the module doc)."""
         self.builder = builder
         self.folder_codes = folder_codes
+        self.random_codes = random_codes
         self.near_misses = near_misses
         self.batch_size = batch_size
         self.seed = seed
@@ -280,6 +284,13 @@ class BatchSampler:
             prefs.append(sample_preference(rng, names, self.app_names, self.senders, self.topics, stated=False))
         return Scenario(fs, tuple(prefs)), with_examples
 
+    def _letters(self, step: int, n: int) -> str:
+        """The codes of a batch's folders; its own random stream, so the rows and labels drawn stay the same."""
+        rng = random.Random(f"{self.seed}:{step}:codes")
+        if not self.random_codes or rng.random() < 0.5:
+            return CODES[:n]
+        return "".join(sorted(rng.sample(CODES, n)))
+
     def batch(self, step: int) -> Batch:
         rng = random.Random(f"{self.seed}:{step}")
         picked: list[tuple[int, Label]] = []
@@ -297,7 +308,7 @@ class BatchSampler:
         names = [f.name for f in sc.folders]
         codes: dict[str, str] = {}  # folder name -> what the answer says instead (with folder_codes)
         if self.folder_codes:
-            shown, codes = code_folders(sc.folders)
+            shown, codes = code_folders(sc.folders, self._letters(step, len(sc.folders)))
             sc = replace(sc, shown_folders=shown, examples=tuple(
                 replace(ex, folder=codes[ex.folder]) for ex in sc.examples))
         examples = []

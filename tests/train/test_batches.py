@@ -12,6 +12,7 @@ from convert.train.preferences import Preference
 from convert.train.rows import notification_of
 from convert.train.taxonomy import load_taxonomy
 from notifclf.dev_split import is_dev
+from notifclf.folder_codes import CODES
 from notifclf.folders import DEFAULT_FOLDERS, Folder
 from notifclf.notification import Notification
 from notifclf.prompt import PromptExample, build_prompt, training_answer
@@ -154,3 +155,21 @@ def test_near_misses_add_rows_like_a_rules_that_it_does_not_decide():
     assert near and {sampler.cats[i] for i in near} == {
         c for c in sampler.cats if c != "code_hosting" and sampler.group_of.get(c) == sampler.group_of["code_hosting"]}
     assert _near_miss_share(sampler) > 4 * _near_miss_share(_sampler(inject_rate=0.0)) + 0.02
+
+
+def test_random_codes_train_every_letter_and_keep_the_rows_and_labels():
+    coded, shuffled = _sampler(folder_codes=True), _sampler(folder_codes=True, random_codes=True)
+    sequential, seen = 0, set()
+    for step in range(60):
+        a, b = coded.batch(step), shuffled.batch(step)
+        assert a.row_ids == b.row_ids
+        letters = "".join(f.name for f in b.scenario.folders)
+        assert list(letters) == sorted(set(letters)) and len(letters) == len(a.scenario.folders)
+        assert [f.description for f in a.scenario.folders] == [f.description for f in b.scenario.folders]
+        sequential += letters == CODES[:len(letters)]
+        seen |= set(letters)
+        assert [letters[CODES.index(e.folder)] for e in a.examples] == [e.folder for e in b.examples]
+        assert [e.priority for e in a.examples] == [e.priority for e in b.examples]
+        assert b.prefix == fake_encode(build_prompt(None, b.scenario.folders, b.scenario.instructions,
+                                                    Notification(title="x"), examples=b.scenario.examples).prefix, True)
+    assert 10 < sequential < 50 and len(seen) > 16
