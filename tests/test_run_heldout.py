@@ -1,4 +1,5 @@
-"""evals/run_heldout.py: the extra sets it scores (suite files, the dev split), on names and letter-code models."""
+"""evals/run_heldout.py (the extra sets it scores: suite files, the dev split; names and letter-code models) and
+evals/folder_order.py (accuracy per folder order), on the tiny models."""
 
 from __future__ import annotations
 
@@ -12,12 +13,17 @@ from notifclf.folders import DEFAULT_FOLDERS
 EVALS = Path(__file__).resolve().parents[1] / "evals"
 
 
-def _run_heldout():
+def _module(name: str):
+    """A script of evals/ as a module."""
     sys.path.insert(0, str(EVALS))
-    spec = importlib.util.spec_from_file_location("run_heldout", EVALS / "run_heldout.py")
+    spec = importlib.util.spec_from_file_location(name, EVALS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _run_heldout():
+    return _module("run_heldout")
 
 
 def test_run_reports_whether_the_model_reads_codes(tiny_qwen2, tiny_qwen2_codes, tmp_path):
@@ -45,3 +51,20 @@ def test_extra_sets_read_suite_files_and_the_dev_split(tmp_path):
     assert folders == [f.to_dict() for f in DEFAULT_FOLDERS]
     assert [c["id"] for c in dev] == [r["id"] for r in rows if is_dev(r["id"])] and dev
     assert all(c["app"] == "Slack" for c in dev)
+
+
+def test_folder_order_scores_each_order_and_their_ensemble(tiny_qwen2_codes, tmp_path):
+    module = _module("folder_order")
+    assert module.ensemble([{"A": 0.6, "B": 0.4}, {"A": 0.1, "B": 0.9}]) == "B"  # 0.6*0.1 < 0.4*0.9
+    folders = [{"name": n, "description": f"things about {n.lower()}"} for n in ("Rides", "Music", "Family")]
+    cases = [{"app": "Uber", "title": "Driver arriving", "body": "", "folder": "Rides"},
+             {"app": "Spotify", "title": "New album", "body": "", "folder": "Music"},
+             {"app": "WhatsApp", "title": "Mum", "body": "call me", "folder": "Family"}]
+    (tmp_path / "heldout-x.folders.json").write_text(json.dumps(folders))
+    (tmp_path / "heldout-x.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cases))
+    report = module.run(str(tiny_qwen2_codes), tmp_path, "heldout-")
+    scores = report["sets"]["heldout-x"]
+    assert report["folder_codes"] and scores["n"] == 3
+    assert set(scores) == {"n", "given", "reversed", "rotated", "ensemble"}
+    assert all(round(scores[k] * 3, 2) in (0, 1, 2, 3) for k in ("given", "reversed", "rotated", "ensemble"))
+    assert "held-out hand-written sets" in module.summary(report)

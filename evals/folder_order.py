@@ -1,0 +1,80 @@
+"""Does the answer depend on the order the folders are listed in? Folder accuracy of the held-out sets (and any other
+set in --data-dir) with the folders as given, reversed and rotated by half, and of the ensemble that adds the
+log-probabilities of the folder distributions of those orders.
+
+A model that reads the descriptions gives the same answers in every order; a large spread means it leans on a
+folder's position or its letter code. The ensemble is what listing the folders in several orders would buy.
+
+    python evals/folder_order.py --model F [--data-dir runs/eval/data] [--only heldout-] [--out runs/eval/order.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run_heldout import SET_GROUPS, data_sets, model_only_classifier, note_of  # noqa: E402
+
+ORDERS = {"given": lambda fs: fs, "reversed": lambda fs: fs[::-1], "rotated": lambda fs: fs[len(fs) // 2:] + fs[: len(fs) // 2]}
+
+
+def ensemble(dists: list[dict[str, float]]) -> str:
+    """The folder with the largest summed log-probability over the orders' distributions."""
+    return max(dists[0], key=lambda name: sum(math.log(d[name] + 1e-9) for d in dists))
+
+
+def run(model: str | None, data_dir: Path, only: str) -> dict:
+    clf = model_only_classifier(model)
+    report: dict = {"model": str(model or "default"), "folder_codes": clf.folder_codes, "sets": {}}
+    try:
+        for name, folders, cases in data_sets(data_dir):
+            if not name.startswith(only):
+                continue
+            notes = [note_of(c) for c in cases]
+            dists = {}
+            for order, arrange in ORDERS.items():
+                clf.set_folders(arrange(folders))
+                dists[order] = [r.folder_distribution for r in clf.classify_many(notes)]
+            answers = {order: [max(d, key=d.get) for d in ds] for order, ds in dists.items()}
+            answers["ensemble"] = [ensemble(list(ds)) for ds in zip(*dists.values())]
+            report["sets"][name] = {"n": len(cases), **{
+                order: round(sum(a == c["folder"] for a, c in zip(got, cases)) / len(cases), 4)
+                for order, got in answers.items()}}
+            print(name, report["sets"][name], flush=True)
+    finally:
+        clf.close()
+    return report
+
+
+def summary(report: dict) -> str:
+    columns = [*ORDERS, "ensemble"]
+    lines = [f"{'sets':<32}{'n':>5}" + "".join(f"{c:>10}" for c in columns)]
+    for group, member in SET_GROUPS.items():
+        sets = [s for name, s in report["sets"].items() if member(name)]
+        if sets:
+            n = sum(s["n"] for s in sets)
+            lines.append(f"{group:<32}{n:>5}" + "".join(f"{sum(s[c] * s['n'] for s in sets) / n:>10.1%}" for c in columns))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default=None)
+    p.add_argument("--data-dir", default="runs/eval/data")
+    p.add_argument("--only", default="heldout-", help="only sets whose name starts with this ('' for all)")
+    p.add_argument("--out", default="runs/eval/order.json")
+    args = p.parse_args(argv)
+    report = run(args.model, Path(args.data_dir), args.only)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    print(summary(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
