@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .folders import MAX_DESCRIPTION_CHARS, MAX_FOLDERS, Folder
+from .folders import MAX_FOLDERS, Folder
 
 CODES = "ABCDEFGHIJKLMNOPQRSTUVWX"
 assert len(CODES) == MAX_FOLDERS
@@ -27,6 +27,15 @@ def code_folders(folders: Sequence[Folder], letters: str = CODES) -> tuple[tuple
         raise ValueError(f"{len(folders)} folders need as many letters, got {letters!r}")
     coded, codes = [], {}
     for code, folder in zip(letters, folders):
-        coded.append(Folder(code, f"{folder.name}: {folder.description}"[:MAX_DESCRIPTION_CHARS]))
+        coded.append(_shown_folder(code, f"{folder.name}: {folder.description}"))
         codes[folder.name] = code
     return tuple(coded), codes
+
+
+def _shown_folder(code: str, text: str) -> Folder:
+    """A Folder as the model is shown it. Not validated again: the user's folder was, and its name and description
+    together may exceed one description's length limit, which must not cut what the user wrote."""
+    shown = object.__new__(Folder)
+    object.__setattr__(shown, "name", code)
+    object.__setattr__(shown, "description", text)
+    return shown

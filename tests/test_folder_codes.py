@@ -72,3 +72,10 @@ def test_corrections_are_shown_with_codes_and_stored_with_names(tiny_qwen2_codes
         clf.set_folders([FOLDERS[2], FOLDERS[0]])  # Family is now the first folder: its code follows
         assert '-> {"folder": "A", "priority": 3}' in clf.inspect(NOTES[0]).prompt.prefix
         assert {r.folder for r in clf.classify_many(NOTES)} <= {"Family", "Rides"}
+
+
+def test_a_long_description_is_shown_whole(tiny_qwen2_codes, tmp_path):
+    long = Folder("Neighbourhood and city life", "x" * 290 + " the end")  # with its name, past one description's limit
+    with _classifier(tiny_qwen2_codes, tmp_path) as clf:
+        clf.set_folders([long, FOLDERS[0]])
+        assert f'- "A": Neighbourhood and city life: {"x" * 290} the end\n' in clf.inspect(NOTES[0]).prompt.prefix
