@@ -27,6 +27,7 @@ from pathlib import Path
 
 import notifclf
 from notifclf.engine.runtime import LlamaRuntime
+from notifclf.folder_codes import code_folders
 from notifclf.models.store import resolve_model
 from notifclf.prompt import system_prompt, user_message
 from notifclf.schema import render_answer
@@ -64,20 +65,24 @@ def load_notes(path: Path, n: int, seed: int) -> list[dict]:
     return [{"app": r.get("app_name") or r.get("app", ""), "title": r.get("title", ""), "body": r.get("body", "")} for r in rows[:n]]
 
 
-def naive_runner(model_path: Path, folders, threads: int | None):
-    """What a user would write: create_chat_completion with a json_schema response format, greedy."""
+def naive_runner(model_path: Path, folders, threads: int | None, folder_codes: bool):
+    """What a user would write: create_chat_completion with a json_schema response format, greedy (showing a
+    letter-code model the codes, and writing the folder's name into the answer, as notifclf does)."""
     from llama_cpp import Llama
 
     llm = Llama(str(model_path), n_ctx=2048, n_threads=threads, verbose=False)
-    schema = notifclf.output_schema(folders)
-    system = system_prompt(folders)
+    shown, codes = code_folders(folders) if folder_codes else (folders, {f.name: f.name for f in folders})
+    names = {code: name for name, code in codes.items()}
+    schema = notifclf.output_schema(shown)
+    system = system_prompt(shown)
 
     def run(note: dict) -> dict:
         out = llm.create_chat_completion(
             messages=[{"role": "system", "content": system},
                       {"role": "user", "content": user_message(notifclf.Notification.coerce(note))}],
             response_format={"type": "json_object", "schema": schema}, temperature=0.0, max_tokens=40)
-        return json.loads(out["choices"][0]["message"]["content"])
+        answer = json.loads(out["choices"][0]["message"]["content"])
+        return {**answer, "folder": names[answer["folder"]]}
 
     return run
 
@@ -102,7 +107,8 @@ def floor_runner(clf: notifclf.Classifier, threads: int | None,
     rt.open_context(n_ctx=seen.context_size, n_batch=512)
     n_prefix = len(seen.prefix_tokens)
     rt.decode_sequence(list(seen.prefix_tokens), start=0)
-    fixed = list(seen.suffix_tokens) + answer_scaffold(rt, clf.folders) if with_suffix else []
+    shown = code_folders(clf.folders)[0] if clf.folder_codes else clf.folders
+    fixed = list(seen.suffix_tokens) + answer_scaffold(rt, shown) if with_suffix else []
 
     def run(note: dict) -> int:
         tokens = list(clf.inspect(note).user_tokens) + fixed
@@ -129,7 +135,7 @@ def main() -> int:
     fast = notifclf.Classifier(model_path, n_threads=args.threads, progress=False, result_cache_size=0)
     grammar = notifclf.Classifier(model_path, n_threads=args.threads, progress=False, result_cache_size=0, decoding="grammar")
     folders = fast.folders
-    naive = naive_runner(model_path, folders, args.threads)
+    naive = naive_runner(model_path, folders, args.threads, fast.folder_codes)
     floor_rt, floor = floor_runner(fast, args.threads, with_suffix=False)
     floor2_rt, floor2 = floor_runner(fast, args.threads, with_suffix=True)
     methods = {
