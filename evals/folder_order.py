@@ -1,9 +1,10 @@
 """Does the answer depend on the order the folders are listed in? Folder accuracy of the held-out sets (and any other
-set in --data-dir) with the folders as given, reversed and rotated by half, and of the ensemble that adds the
-log-probabilities of the folder distributions of those orders.
+set in --data-dir) with the folders as given, reversed and rotated by half, and of the ensembles that add the
+log-probabilities of the folder distributions of the first two and of all three orders: what
+``Classifier(folder_orders=2)`` and ``folder_orders=3`` answer (tests/test_folder_orders.py checks they agree).
 
 A model that reads the descriptions gives the same answers in every order; a large spread means it leans on a
-folder's position or its letter code. The ensemble is what listing the folders in several orders would buy.
+folder's position or its letter code.
 
     python evals/folder_order.py --model F [--data-dir runs/eval/data] [--only heldout-] [--out runs/eval/order.json]
 """
@@ -20,7 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run_heldout import SET_GROUPS, data_sets, model_only_classifier, note_of  # noqa: E402
 
-ORDERS = {"given": lambda fs: fs, "reversed": lambda fs: fs[::-1], "rotated": lambda fs: fs[len(fs) // 2:] + fs[: len(fs) // 2]}
+from notifclf.engine.core import other_orders  # noqa: E402
+
+ORDERS = ("given", "reversed", "rotated")
+ENSEMBLES = {"2 orders": 2, "3 orders": 3}
 
 
 def ensemble(dists: list[dict[str, float]]) -> str:
@@ -36,12 +40,14 @@ def run(model: str | None, data_dir: Path, only: str) -> dict:
             if not name.startswith(only):
                 continue
             notes = [note_of(c) for c in cases]
-            dists = {}
-            for order, arrange in ORDERS.items():
-                clf.set_folders(arrange(folders))
-                dists[order] = [r.folder_distribution for r in clf.classify_many(notes)]
-            answers = {order: [max(d, key=d.get) for d in ds] for order, ds in dists.items()}
-            answers["ensemble"] = [ensemble(list(ds)) for ds in zip(*dists.values())]
+            distinct = []  # per distinct order (few folders: rotating by half is reversing, or nothing)
+            for order in [tuple(range(len(folders))), *other_orders(len(folders))]:
+                clf.set_folders([folders[i] for i in order])
+                distinct.append([r.folder_distribution for r in clf.classify_many(notes)])
+            answers = {name_: [max(d, key=d.get) for d in distinct[min(i, len(distinct) - 1)]]
+                       for i, name_ in enumerate(ORDERS)}
+            for label, k in ENSEMBLES.items():
+                answers[label] = [ensemble(list(ds)[:k]) for ds in zip(*distinct)]
             report["sets"][name] = {"n": len(cases), **{
                 order: round(sum(a == c["folder"] for a, c in zip(got, cases)) / len(cases), 4)
                 for order, got in answers.items()}}
@@ -52,7 +58,7 @@ def run(model: str | None, data_dir: Path, only: str) -> dict:
 
 
 def summary(report: dict) -> str:
-    columns = [*ORDERS, "ensemble"]
+    columns = [*ORDERS, *ENSEMBLES]
     lines = [f"{'sets':<32}{'n':>5}" + "".join(f"{c:>10}" for c in columns)]
     for group, member in SET_GROUPS.items():
         sets = [s for name, s in report["sets"].items() if member(name)]

@@ -10,7 +10,7 @@ Runs a model through the public API (greedy, grammar-constrained, exactly as use
 * evals/priority-clear.json: clear-cut priority cases.
 
     python evals/run_heldout.py [--model NAME|PATH] [--data-dir runs/eval/data] [--out runs/eval/heldout.json]
-                                [--folder-prior embeddings] [--suites FILE ...]
+                                [--folder-prior embeddings] [--folder-orders 1|2|3] [--suites FILE ...]
                                 [--dev-split train.jsonl]
 """
 
@@ -103,10 +103,10 @@ def extra_sets(suites: list[str], dev_data: str | None) -> Iterator[tuple[str, l
 
 
 def run(model: str | None, data_dir: Path, only: str | None, folder_prior: str | None = None,
-        suites: tuple[str, ...] = (), dev_data: str | None = None) -> dict:
-    clf = model_only_classifier(model, folder_prior=folder_prior)
+        suites: tuple[str, ...] = (), dev_data: str | None = None, folder_orders: int = 1) -> dict:
+    clf = model_only_classifier(model, folder_prior=folder_prior, folder_orders=folder_orders)
     report: dict = {"model": str(model or "default"), "folder_prior": folder_prior, "folder_codes": clf.folder_codes,
-                    "sets": {}}
+                    "folder_orders": folder_orders, "sets": {}}
     try:
         for name, folders, cases in itertools.chain(data_sets(data_dir), extra_sets(list(suites), dev_data)):
             if only and not name.startswith(only):
@@ -153,13 +153,14 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="runs/eval/heldout.json")
     p.add_argument("--only", default=None, help="only sets whose name starts with this (or 'preferences', 'priority-clear')")
     p.add_argument("--folder-prior", default=None, choices=["embeddings"], help="Classifier(folder_prior=...)")
+    p.add_argument("--folder-orders", type=int, default=1, choices=[1, 2, 3], help="Classifier(folder_orders=...)")
     p.add_argument("--suites", nargs="*", default=(), metavar="FILE",
                    help="also score these suite files (evals/*.json, seed_emergent.json)")
     p.add_argument("--dev-split", metavar="TRAIN_JSONL", default=None,
                    help="also score the dev split of this file under the default folders")
     args = p.parse_args(argv)
-    report = run(args.model, Path(args.data_dir), args.only, args.folder_prior, args.suites,
-                 args.dev_split)
+    report = run(args.model, Path(args.data_dir), args.only, args.folder_prior, args.suites, args.dev_split,
+                 args.folder_orders)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1, ensure_ascii=False))
     print(summary(report))

@@ -121,8 +121,9 @@ class Engine:
 
     def __init__(self, model_path: Path, *, chat_format: str, n_threads: int | None, max_notification_tokens: int,
                  decoding: str, result_cache_size: int, prompt_states: PromptStateStore | None,
-                 folder_prior: FolderPrior | None = None) -> None:
+                 folder_prior: FolderPrior | None = None, folder_orders: int = 1) -> None:
         self.runtime = LlamaRuntime(model_path, n_threads=n_threads)
+        self.folder_orders = folder_orders
         self.folder_codes = self.runtime.metadata(FOLDER_LABELS_KEY) == "codes"
         self.folder_prior = folder_prior
         self.max_notification_tokens = max_notification_tokens
@@ -222,20 +223,50 @@ class Engine:
             self._results.put(keys[i], result)
         return results  # type: ignore[return-value]
 
-    def _decode(self, prepared: _Prepared, notes: list[Notification]) -> list[Classification]:
-        if not notes:
-            return []
+    def _folder_bias(self, prepared: _Prepared, notes: list[Notification]) -> np.ndarray | None:
+        """Log-space bonuses per notification and folder, or None: the folder prior's, plus, with ``folder_orders``
+        above 1, the model's own log P(folder) with the folders listed in other orders (an ensemble over orders:
+        the folder is then the argmax of the summed log-probabilities)."""
+        setup = prepared.setup
+        bias = self.folder_prior.bias(setup.folders, notes) if self.folder_prior is not None else None
+        for order in other_orders(len(setup.folders))[: self.folder_orders - 1]:
+            shuffled = self.prepare(PromptSetup(tuple(setup.folders[i] for i in order), setup.instructions,
+                                                setup.examples))
+            logp = np.empty((len(notes), len(order)))
+            logp[:, list(order)] = np.log(np.maximum(self._model_folder_probs(shuffled, notes), 1e-12))
+            bias = logp if bias is None else bias + logp
+        return bias
+
+    def _model_folder_probs(self, prepared: _Prepared, notes: list[Notification]) -> np.ndarray:
+        """The model's own P(folder) per notification (rows) and folder of ``prepared`` (columns): the fast path's
+        first decode, whatever ``decoding`` is."""
         rt = self.runtime
         n_prefix = self._prefixes.load(prepared.prefix, lambda: self._prefix_tokens(prepared.prefix))
+        probs = []
+        for group in self._groups(prepared.paths, self._tails(prepared, notes)):
+            probs += [choice.folder_probs for choice in choose(rt, prepared.paths, n_prefix, group)]
+            rt.truncate(-1, n_prefix)
+        return np.array(probs)
+
+    def _tails(self, prepared: _Prepared, notes: list[Notification]) -> list[list[int]]:
+        """Each notification's tokens (cut to ``max_notification_tokens``) and the template's suffix after them."""
+        rt = self.runtime
         tails = []
         for note in notes:
             pieces = self.render(prepared.shown, note)
             tails.append(rt.tokenize_data(pieces.user)[: self.max_notification_tokens]
                          + rt.tokenize(pieces.suffix, special=True))
-        prior = self.folder_prior if prepared.paths is not None else None
-        if prepared.paths is None or (self._decoding == "grammar" and prior is None):
+        return tails
+
+    def _decode(self, prepared: _Prepared, notes: list[Notification]) -> list[Classification]:
+        if not notes:
+            return []
+        rt = self.runtime
+        bias = self._folder_bias(prepared, notes) if prepared.paths is not None else None
+        n_prefix = self._prefixes.load(prepared.prefix, lambda: self._prefix_tokens(prepared.prefix))
+        tails = self._tails(prepared, notes)
+        if prepared.paths is None or (self._decoding == "grammar" and bias is None):
             return [self._grammar_result(prepared, n_prefix, tail, None) for tail in tails]
-        bias = prior.bias(prepared.setup.folders, notes) if prior is not None else None
         results: list[Classification] = []
         start = 0
         for group in self._groups(prepared.paths, tails):
@@ -244,10 +275,10 @@ class Engine:
             choices = choose(rt, prepared.paths, n_prefix, group, group_bias)
             rt.truncate(-1, n_prefix)
             for tail, choice in zip(group, choices):
-                if choice.exact and not (self._decoding == "grammar" and prior is not None):
+                if choice.exact and not (self._decoding == "grammar" and bias is not None):
                     results.append(self._from_choice(prepared, choice))
-                else:  # with a prior, the grammar decodes the priority after the folder the prior chose
-                    forced = choice.folder if prior is not None else None
+                else:  # with a bias, the grammar decodes the priority after the folder the bias chose
+                    forced = choice.folder if bias is not None else None
                     results.append(self._grammar_result(prepared, n_prefix, tail, choice.folder_probs, forced))
         return results
 
@@ -322,6 +353,17 @@ class Engine:
                                    digit_probs)
             pending = [token]
         raise OutputValidationError(f"the answer did not complete within {prepared.max_answer_tokens} tokens: {bytes(out)!r}")
+
+
+def other_orders(n: int) -> list[tuple[int, ...]]:
+    """Orders of ``n`` folders other than the given one, for an ensemble over orders: reversed, then rotated by half
+    (each only where it differs from those before it)."""
+    given = tuple(range(n))
+    orders: list[tuple[int, ...]] = []
+    for order in (given[::-1], given[n // 2:] + given[: n // 2]):
+        if order != given and order not in orders:
+            orders.append(order)
+    return orders
 
 
 def _result(prepared: _Prepared, folder: str, priority: int, folder_probs: np.ndarray | None,
