@@ -93,11 +93,11 @@ class _LabelActor:
 
     def __init__(self, model: str | None, folders: tuple[Folder, ...] | None, instructions: str | None,
                  cache_dir: str | None, n_threads: int, json_column: str | None, corrections_path: str | None = None,
-                 folder_prior: str | None = None) -> None:
+                 folder_prior: str | None = None, folder_orders: int = 1) -> None:
         with _node_model_lock():
             self._clf = Classifier(model, folders=folders, instructions=instructions, cache_dir=cache_dir,
                                    n_threads=n_threads, progress=False, corrections_path=corrections_path,
-                                   folder_prior=folder_prior)
+                                   folder_prior=folder_prior, folder_orders=folder_orders)
         self._json_column = json_column
         logger.info("notifclf actor pid %d loaded %s with %d thread(s)", os.getpid(), self._clf.model_path, n_threads)
 
@@ -187,6 +187,7 @@ def label_dataset(
     preserve_order: bool = True,
     corrections_path: str | os.PathLike[str] | None = None,
     folder_prior: str | None = None,
+    folder_orders: int = 1,
 ) -> ray.data.Dataset:
     """Label every row of ``ds``; returns a lazy Dataset with the input's columns plus ``folder``, ``priority``,
     ``folder_confidence``, ``priority_confidence`` and ``error``.
@@ -199,7 +200,7 @@ def label_dataset(
     set on the Dataset's execution context, which Ray Data shares with the Dataset ``ds`` derives from.
 
     Each actor loads one :class:`Classifier` (``model``, ``folders``, ``instructions``, ``cache_dir``,
-    ``corrections_path`` (a store every node can read) and ``folder_prior`` as there;
+    ``corrections_path`` (a store every node can read), ``folder_prior`` and ``folder_orders`` as there;
     the model is resolved on the worker's node: cached, built or assembled on first use) with
     ``threads_per_actor`` llama.cpp threads and reserves that many CPUs. ``concurrency`` is the number of actors,
     or ``(min, max)`` for an autoscaling pool; by default as many as fit the cluster's CPUs with one CPU left free
@@ -230,7 +231,7 @@ def label_dataset(
                                    "instructions": instructions, "n_threads": threads_per_actor,
                                    "cache_dir": None if cache_dir is None else str(cache_dir), "json_column": json_column,
                                    "corrections_path": None if corrections_path is None else str(corrections_path),
-                                   "folder_prior": folder_prior},
+                                   "folder_prior": folder_prior, "folder_orders": folder_orders},
             batch_size=batch_size,
             batch_format="pyarrow",
             compute=compute,

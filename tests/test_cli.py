@@ -129,3 +129,16 @@ def test_folder_prior_flag_gives_the_api_result_and_bad_values_are_refused(tiny_
         assert json.loads(proc.stdout) == clf.classify(note).to_dict()
     bad = run_cli("classify", "--model", str(tiny_qwen2), "--folder-prior", "tfidf", stdin="{}")
     assert bad.returncode == 2 and "embeddings" in bad.stderr
+
+
+def test_folder_orders_flag_gives_the_api_result(tiny_qwen2, folders_file, tmp_path):
+    note = {"app": "United", "title": "Flight UA 12 boarding at gate 4", "body": "Your hotel booking is confirmed"}
+    proc = run_cli("classify", "--model", str(tiny_qwen2), "--folders", str(folders_file), "--cache-dir",
+                   str(tmp_path), "--folder-orders", "3", "--corrections", str(tmp_path / "none.sqlite3"),
+                   stdin=json.dumps(note))
+    assert proc.returncode == 0, proc.stderr
+    with Classifier(tiny_qwen2, folders=load_folders_file(folders_file), cache_dir=tmp_path, progress=False,
+                    folder_orders=3, corrections_path=tmp_path / "none.sqlite3") as clf:
+        assert json.loads(proc.stdout) == clf.classify(note).to_dict()
+    bad = run_cli("classify", "--model", str(tiny_qwen2), "--folder-orders", "4", stdin="{}")
+    assert bad.returncode == 2 and "--folder-orders" in bad.stderr

@@ -122,6 +122,17 @@ NOTIFCLF_QWEN25_CODER_05B_IQ4_NL = replace(
     quant="IQ4_NL",
 )
 
+# The same base with an adapter trained on letter-coded folders (notifclf.folder_codes): it reads folder sets it never
+# saw better and the default four a little worse (README, Accuracy); best with Classifier(folder_orders=3).
+NOTIFCLF_QWEN25_CODER_05B_CODES = replace(
+    NOTIFCLF_QWEN25_CODER_05B,
+    name="notifclf-qwen2.5-coder-0.5b-codes-q4_k_m",
+    file_name="notifclf-qwen2.5-coder-0.5b-codes-q4_k_m.gguf",
+    description="the notifclf fine-tune on letter-coded folders (A, B, ...): better on folder sets it never saw, "
+                "a point lower on the defaults; use with folder_orders=3",
+    adapter="qwen2.5-coder-0.5b-notifclf-codes-lora",
+)
+
 # Gemma 3 270M + its notifclf LoRA fine-tune (same data and recipe as the default): a smaller, faster model for
 # small machines; benchmarks/model_compare.py compares it with the default.
 NOTIFCLF_GEMMA3_270M = ModelSpec(
@@ -137,7 +148,7 @@ NOTIFCLF_GEMMA3_270M = ModelSpec(
 )
 
 REGISTRY: dict[str, ModelSpec] = {m.name: m for m in (NOTIFCLF_QWEN25_CODER_05B, NOTIFCLF_QWEN25_CODER_05B_IQ4_NL,
-                                                      NOTIFCLF_GEMMA3_270M, QWEN25_CODER_05B, GEMMA3_270M,
+                                                      NOTIFCLF_QWEN25_CODER_05B_CODES, NOTIFCLF_GEMMA3_270M, QWEN25_CODER_05B, GEMMA3_270M,
                                                       QWEN25_05B_HF, QWEN3_06B_HF)}
 
 # The model notifclf.Classifier() loads when none is named: the base plus the notifclf fine-tune. The zero-shot base
