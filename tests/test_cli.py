@@ -132,6 +132,8 @@ def test_folder_prior_flag_gives_the_api_result_and_bad_values_are_refused(tiny_
 
 
 def test_folder_orders_flag_gives_the_api_result(tiny_qwen2, folders_file, tmp_path):
+    from notifclf import Classifier, load_folders_file
+
     note = {"app": "United", "title": "Flight UA 12 boarding at gate 4", "body": "Your hotel booking is confirmed"}
     proc = run_cli("classify", "--model", str(tiny_qwen2), "--folders", str(folders_file), "--cache-dir",
                    str(tmp_path), "--folder-orders", "3", "--corrections", str(tmp_path / "none.sqlite3"),
