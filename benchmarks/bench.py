@@ -1,12 +1,13 @@
 """Speed benchmark: naive llama-cpp-python vs notifclf classify / classify_many vs two floors, side by side.
 
     python benchmarks/bench.py [--model NAME_OR_PATH] [--rounds 3] [--notes 16] [--data ../shared/data/notifai/train.jsonl]
-                               [--with-prior]
+                               [--with-prior] [--folder-orders 2|3]
 
 Methods run in interleaved rounds (a new random order each round) over the same notifications, so machine noise hits
 them alike; per-notification medians over rounds are printed with their ratios. Cold start (import to first result,
 model already cached) and peak RSS are measured in fresh child processes that load notifclf only. ``--with-prior``
-adds ``classify`` with ``folder_prior="embeddings"`` to the same rounds.
+adds ``classify`` with ``folder_prior="embeddings"`` to the same rounds, ``--folder-orders K`` ``classify`` with
+``folder_orders=K``.
 
 The floors: the notification's own tokens; and those plus the fixed text every method must evaluate after them
 before the answer's first choice (end of turn, assistant header, ``{"folder": "``), in one decode with one logits
@@ -37,6 +38,7 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "notifai" / "train.jsonl"
 FLOOR = "floor: notification tokens only"
 FLOOR2 = "floor: notification + fixed suffix"
 PRIOR = "notifclf classify + embedding prior"
+ORDERS = "notifclf classify, folder_orders=K"
 
 CHILD = r"""
 import resource, sys, time
@@ -128,6 +130,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--with-prior", action="store_true", help="also time classify with folder_prior='embeddings'")
+    ap.add_argument("--folder-orders", type=int, choices=[2, 3], help="also time classify with folder_orders=K")
     args = ap.parse_args()
 
     model_path = resolve_model(args.model, progress=False).path
@@ -151,6 +154,11 @@ def main() -> int:
         prior = notifclf.Classifier(model_path, n_threads=args.threads, progress=False, result_cache_size=0,
                                     folder_prior="embeddings")
         methods[PRIOR] = lambda: [prior.classify(n) for n in notes]
+    orders = None
+    if args.folder_orders:
+        orders = notifclf.Classifier(model_path, n_threads=args.threads, progress=False, result_cache_size=0,
+                                     folder_orders=args.folder_orders)
+        methods[ORDERS] = lambda: [orders.classify(n) for n in notes]
     for run in methods.values():  # warm-up: caches the system prompt everywhere
         run()
     times: dict[str, list[float]] = {name: [] for name in methods}
@@ -186,6 +194,10 @@ def main() -> int:
         print(f"classify with the embedding folder prior over classify: {med[PRIOR] / med['notifclf classify']:.2f}x "
               f"(+{med[PRIOR] - med['notifclf classify']:.1f} ms/notif)")
         prior.close()
+    if orders is not None:
+        print(f"classify with folder_orders={args.folder_orders} over classify: "
+              f"{med[ORDERS] / med['notifclf classify']:.2f}x")
+        orders.close()
     fast.close()
     grammar.close()
     floor_rt.close()
