@@ -12,14 +12,13 @@ folder's position or its letter code.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run_heldout import SET_GROUPS, data_sets, model_only_classifier, note_of  # noqa: E402
+from run_heldout import SET_GROUPS, data_sets, model_only_classifier, note_of, write_report  # noqa: E402
 
 from notifclf.engine.core import other_orders  # noqa: E402
 
@@ -76,9 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="runs/eval/order.json")
     args = p.parse_args(argv)
     report = run(args.model, Path(args.data_dir), args.only)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=1, ensure_ascii=False))
-    print(summary(report))
+    write_report(report, args.out, summary(report))
     return 0
 
 

@@ -161,10 +161,15 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     report = run(args.model, Path(args.data_dir), args.only, args.folder_prior, args.suites, args.dev_split,
                  args.folder_orders)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=1, ensure_ascii=False))
-    print(summary(report))
+    write_report(report, args.out, summary(report))
     return 0
+
+
+def write_report(report: dict, out: str | Path, summary_text: str) -> None:
+    """The report as JSON at ``out`` (its folder created), and its summary on stdout."""
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    print(summary_text)
 
 
 if __name__ == "__main__":

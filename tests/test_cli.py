@@ -114,33 +114,23 @@ def test_batch_classifies_in_batches_in_input_order(tiny_qwen2, tmp_path):
     assert "must be a Notification or a mapping" in outs[0][3]["error"]
 
 
-def test_folder_prior_flag_gives_the_api_result_and_bad_values_are_refused(tiny_qwen2, folders_file, model_dir,
-                                                                             tmp_path):
+@pytest.mark.parametrize("flag,value,kwargs,bad,said", [
+    ("--folder-prior", "embeddings", {"folder_prior": "embeddings"}, "tfidf", "embeddings"),
+    ("--folder-orders", "3", {"folder_orders": 3}, "4", "--folder-orders"),
+])
+def test_reading_options_give_the_api_result_and_bad_values_are_refused(tiny_qwen2, folders_file, tmp_path, request,
+                                                                          flag, value, kwargs, bad, said):
     from notifclf import Classifier, load_folders_file
 
-    (tmp_path / model_dir.name).symlink_to(model_dir)
+    if flag == "--folder-prior":
+        model_dir = request.getfixturevalue("model_dir")
+        (tmp_path / model_dir.name).symlink_to(model_dir)
     note = {"app": "United", "title": "Flight UA 12 boarding at gate 4", "body": "Your hotel booking is confirmed"}
     proc = run_cli("classify", "--model", str(tiny_qwen2), "--folders", str(folders_file), "--cache-dir",
-                   str(tmp_path), "--folder-prior", "embeddings", "--corrections", str(tmp_path / "none.sqlite3"),
-                   stdin=json.dumps(note))
+                   str(tmp_path), flag, value, "--corrections", str(tmp_path / "none.sqlite3"), stdin=json.dumps(note))
     assert proc.returncode == 0, proc.stderr
     with Classifier(tiny_qwen2, folders=load_folders_file(folders_file), cache_dir=tmp_path, progress=False,
-                    folder_prior="embeddings", corrections_path=tmp_path / "none.sqlite3") as clf:
+                    corrections_path=tmp_path / "none.sqlite3", **kwargs) as clf:
         assert json.loads(proc.stdout) == clf.classify(note).to_dict()
-    bad = run_cli("classify", "--model", str(tiny_qwen2), "--folder-prior", "tfidf", stdin="{}")
-    assert bad.returncode == 2 and "embeddings" in bad.stderr
-
-
-def test_folder_orders_flag_gives_the_api_result(tiny_qwen2, folders_file, tmp_path):
-    from notifclf import Classifier, load_folders_file
-
-    note = {"app": "United", "title": "Flight UA 12 boarding at gate 4", "body": "Your hotel booking is confirmed"}
-    proc = run_cli("classify", "--model", str(tiny_qwen2), "--folders", str(folders_file), "--cache-dir",
-                   str(tmp_path), "--folder-orders", "3", "--corrections", str(tmp_path / "none.sqlite3"),
-                   stdin=json.dumps(note))
-    assert proc.returncode == 0, proc.stderr
-    with Classifier(tiny_qwen2, folders=load_folders_file(folders_file), cache_dir=tmp_path, progress=False,
-                    folder_orders=3, corrections_path=tmp_path / "none.sqlite3") as clf:
-        assert json.loads(proc.stdout) == clf.classify(note).to_dict()
-    bad = run_cli("classify", "--model", str(tiny_qwen2), "--folder-orders", "4", stdin="{}")
-    assert bad.returncode == 2 and "--folder-orders" in bad.stderr
+    refused = run_cli("classify", "--model", str(tiny_qwen2), flag, bad, stdin="{}")
+    assert refused.returncode == 2 and said in refused.stderr
