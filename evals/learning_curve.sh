@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Held-out accuracy against examples seen: each adapter snapshot of a training run, merged and quantized like the
 # default (Q4_K_M), evaluated on the held-out folder sets and concepts (evals/run_heldout.py --only heldout-).
-#   RUN=runs/taxo-lora [BASE=base.gguf] [PY=.venv/bin/python] [HELDOUT_ARGS="--folder-codes"] bash evals/learning_curve.sh
-# HELDOUT_ARGS: more evals/run_heldout.py options (--folder-codes for a run trained with --folder-codes).
+#   RUN=runs/taxo-lora [BASE=base.gguf] [PY=.venv/bin/python] [HELDOUT_ARGS="--folder-orders 3"] bash evals/learning_curve.sh
+# HELDOUT_ARGS: more evals/run_heldout.py options. A run trained with --folder-codes needs none: each snapshot keeps
+# its training.json, so its built model reads codes by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${RUN:-runs/taxo-lora}
