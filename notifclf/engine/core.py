@@ -19,7 +19,7 @@ import numpy as np
 from .answer_paths import AnswerPaths, build_answer_paths
 from ..chat_template import FALLBACK_TEMPLATES, PromptPieces, fallback_template
 from ..errors import ClassifierClosedError, OutputValidationError, PromptTooLongError
-from .fast_choice import Choice, choose, priority_probs
+from .fast_choice import Choice, choose, folder_distributions, priority_probs
 from ..folder_codes import FOLDER_LABELS_KEY, code_folders
 from ..folders import Folder
 from .runtime import GrammarSampler, LlamaRuntime
@@ -239,12 +239,12 @@ class Engine:
 
     def _model_folder_probs(self, prepared: _Prepared, notes: list[Notification]) -> np.ndarray:
         """The model's own P(folder) per notification (rows) and folder of ``prepared`` (columns): the fast path's
-        first decode, whatever ``decoding`` is."""
+        first decode alone, whatever ``decoding`` is."""
         rt = self.runtime
         n_prefix = self._prefixes.load(prepared.prefix, lambda: self._prefix_tokens(prepared.prefix))
         probs = []
         for group in self._groups(prepared.paths, self._tails(prepared, notes)):
-            probs += [choice.folder_probs for choice in choose(rt, prepared.paths, n_prefix, group)]
+            probs += folder_distributions(rt, prepared.paths, n_prefix, group)
             rt.truncate(-1, n_prefix)
         return np.array(probs)
 

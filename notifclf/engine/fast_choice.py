@@ -74,14 +74,10 @@ def _first_own_node(paths: AnswerPaths, folder: int) -> TrieNode:
     return next(node for node in paths.path(folder) if not node.shared)
 
 
-def choose(rt: LlamaRuntime, paths: AnswerPaths, n_prefix: int, tails: Sequence[list[int]],
-           folder_bias: np.ndarray | None = None) -> list[Choice]:
-    """Choices for notifications whose tokens (user text + template suffix) are ``tails``; the system prompt's KV
-    occupies positions ``0..n_prefix`` of sequence 0. Sequences ``1..len(tails)*n_folders`` must be free.
-
-    With ``folder_bias`` (one row of log-space bonuses per notification, :mod:`notifclf.embedding.folder_prior`) the
-    folder is the argmax of log P(folder) + bonus instead of the greedy walk; the priority is still the model's for that
-    folder, and an inexact choice keeps its folder (``Choice.folder``) for the grammar to decode the priority."""
+def _shared_logits(rt: LlamaRuntime, paths: AnswerPaths, n_prefix: int,
+                   tails: Sequence[list[int]]) -> list[dict[int, np.ndarray]]:
+    """Phase 1: decode each notification's tail and the trie nodes several folders share, one sequence per folder;
+    per notification, the logits at every node where the model chooses (by ``id(node)``)."""
     n_folders = len(paths.heads)
     items: list[tuple[int, int, tuple[int, ...], bool]] = []
     owners: list[tuple[int, TrieNode]] = []  # (note, node whose logits an output row holds)
@@ -102,7 +98,25 @@ def choose(rt: LlamaRuntime, paths: AnswerPaths, n_prefix: int, tails: Sequence[
     logits: list[dict[int, np.ndarray]] = [{} for _ in tails]
     for row, (j, node) in zip(rows, owners):
         logits[j][id(node)] = rt.logits(row)
+    return logits
 
+
+def folder_distributions(rt: LlamaRuntime, paths: AnswerPaths, n_prefix: int,
+                         tails: Sequence[list[int]]) -> list[np.ndarray]:
+    """P(folder) for each notification, from phase 1 alone (what :func:`choose` reports, without its second decode)."""
+    return [_folder_probs(paths, logits) for logits in _shared_logits(rt, paths, n_prefix, tails)]
+
+
+def choose(rt: LlamaRuntime, paths: AnswerPaths, n_prefix: int, tails: Sequence[list[int]],
+           folder_bias: np.ndarray | None = None) -> list[Choice]:
+    """Choices for notifications whose tokens (user text + template suffix) are ``tails``; the system prompt's KV
+    occupies positions ``0..n_prefix`` of sequence 0. Sequences ``1..len(tails)*n_folders`` must be free.
+
+    With ``folder_bias`` (one row of log-space bonuses per notification, :mod:`notifclf.embedding.folder_prior`) the
+    folder is the argmax of log P(folder) + bonus instead of the greedy walk; the priority is still the model's for that
+    folder, and an inexact choice keeps its folder (``Choice.folder``) for the grammar to decode the priority."""
+    n_folders = len(paths.heads)
+    logits = _shared_logits(rt, paths, n_prefix, tails)
     # P(folder) needs only the shared nodes' logits (phase 1); with a bias, the distribution the folder is chosen from
     folder_probs = [_folder_probs(paths, logits[j]) for j in range(len(tails))]
     if folder_bias is not None:
