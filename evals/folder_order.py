@@ -27,8 +27,9 @@ ENSEMBLES = {"2 orders": 2, "3 orders": 3}
 
 
 def ensemble(dists: list[dict[str, float]]) -> str:
-    """The folder with the largest summed log-probability over the orders' distributions."""
-    return max(dists[0], key=lambda name: sum(math.log(d[name] + 1e-9) for d in dists))
+    """The folder with the largest summed log-probability over the orders' distributions (floored as the engine
+    floors them, so this is what ``folder_orders=k`` answers)."""
+    return max(dists[0], key=lambda name: sum(math.log(max(d[name], 1e-12)) for d in dists))
 
 
 def run(model: str | None, data_dir: Path, only: str) -> dict:
@@ -63,7 +64,8 @@ def summary(report: dict) -> str:
         sets = [s for name, s in report["sets"].items() if member(name)]
         if sets:
             n = sum(s["n"] for s in sets)
-            lines.append(f"{group:<32}{n:>5}" + "".join(f"{sum(s[c] * s['n'] for s in sets) / n:>10.1%}" for c in columns))
+            means = (sum(s[c] * s["n"] for s in sets) / n for c in columns)
+            lines.append(f"{group:<32}{n:>5}" + "".join(f"{m:>10.1%}" for m in means))
     return "\n".join(lines)
 
 

@@ -308,7 +308,8 @@ class Engine:
                         folder_probs: np.ndarray | None, forced_folder: int | None = None) -> Classification:
         """Grammar-constrained greedy decoding of one notification in sequence 0. While the answer is on the
         canonical token trie, text the grammar fixes is jumped over as the fast path does (same results).
-        ``forced_folder``: the head of that folder is fed instead of chosen (a folder prior chose it)."""
+        ``forced_folder``: the head of that folder is fed instead of chosen (a folder bias chose it: the prior, other
+        orders)."""
         self._counts["grammar"] += 1
         rt = self.runtime
         rt.truncate(-1, n_prefix)

@@ -112,7 +112,7 @@ def choose(rt: LlamaRuntime, paths: AnswerPaths, n_prefix: int, tails: Sequence[
     """Choices for notifications whose tokens (user text + template suffix) are ``tails``; the system prompt's KV
     occupies positions ``0..n_prefix`` of sequence 0. Sequences ``1..len(tails)*n_folders`` must be free.
 
-    With ``folder_bias`` (one row of log-space bonuses per notification, :mod:`notifclf.embedding.folder_prior`) the
+    With ``folder_bias`` (one row of log-space bonuses per notification: the folder prior's, other folder orders') the
     folder is the argmax of log P(folder) + bonus instead of the greedy walk; the priority is still the model's for that
     folder, and an inexact choice keeps its folder (``Choice.folder``) for the grammar to decode the priority."""
     n_folders = len(paths.heads)
