@@ -60,7 +60,7 @@ class LoraAdapter:
     path: Path
     config: dict[str, Any]
     pairs: dict[str, LoraPair] = field(default_factory=dict)  # by GGUF target name
-    folder_labels: str = "names"  # how training showed folders: "names" or "codes" (notifclf.folder_codes)
+    folder_labels: str = "names"  # how training showed folders: one of notifclf.folder_codes.FOLDER_LABELS
 
     def describe(self) -> dict[str, Any]:
         c = self.config
@@ -143,8 +143,9 @@ def _module_name(key: str, path: Path) -> tuple[str, str]:
 
 
 def _folder_labels(path: Path) -> str:
-    """"codes" when ``training.json`` (written by ``convert.train``) says the adapter was trained on letter-coded
-    folders, else "names" (also for adapters trained elsewhere, which have no such file)."""
+    """"codes" (or "codes-repeated") when ``training.json`` (written by ``convert.train``) says the adapter was trained
+    on letter-coded folders (with the code repeated), else "names" (also for adapters trained elsewhere, which have no
+    such file)."""
     record = path / TRAINING_RECORD
     if not record.is_file():
         return "names"
@@ -152,7 +153,9 @@ def _folder_labels(path: Path) -> str:
         config = json.loads(record.read_text(encoding="utf-8")).get("config") or {}
     except (OSError, ValueError, AttributeError) as exc:
         raise AdapterError(f"{record}: not a readable training record ({exc})") from exc
-    return "codes" if config.get("folder_codes") else "names"
+    if not config.get("folder_codes"):
+        return "names"
+    return "codes-repeated" if config.get("repeat_codes") else "codes"
 
 
 def load_adapter(path: str | Path) -> LoraAdapter:

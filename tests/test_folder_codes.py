@@ -79,3 +79,28 @@ def test_a_long_description_is_shown_whole(tiny_qwen2_codes, tmp_path):
     with _classifier(tiny_qwen2_codes, tmp_path) as clf:
         clf.set_folders([long, FOLDERS[0]])
         assert f'- "A": Neighbourhood and city life: {"x" * 290} the end\n' in clf.inspect(NOTES[0]).prompt.prefix
+
+
+def _marked_model(tmp_path, labels: str):
+    from notifclf.folder_codes import FOLDER_LABELS_KEY
+    from tiny_gguf import write_tiny_model
+
+    return write_tiny_model(tmp_path / f"tiny-{labels}.gguf", arch="qwen2", seed=0,
+                            extra_metadata={FOLDER_LABELS_KEY: labels})
+
+
+def test_a_codes_repeated_model_sees_the_code_after_each_description(tmp_path):
+    with _classifier(_marked_model(tmp_path, "codes-repeated"), tmp_path) as clf:
+        prefix = clf.inspect(NOTES[0]).prompt.prefix
+        assert clf.folder_codes
+        assert '- "A": Rides: Taxis and ride-hailing: Uber, Lyft, driver arriving (answer "A")\n' in prefix
+        assert '- "D": Rideshare receipts: Receipts of trips (answer "D")\n' in prefix
+        results = clf.classify_many(NOTES)
+    assert {r.folder for r in results} <= set(NAMES)
+
+
+def test_a_model_file_with_unknown_folder_labels_is_refused(tmp_path):
+    from notifclf.errors import ModelIntegrityError
+
+    with pytest.raises(ModelIntegrityError, match="folder_labels = 'emoji'"):
+        _classifier(_marked_model(tmp_path, "emoji"), tmp_path)

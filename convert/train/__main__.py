@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random-codes", action="store_true",
                    help="with --folder-codes: half of the batches code their folders with random letters in "
                         "alphabetical order (A, D, K...) instead of A, B, C..., so every letter is trained")
+    p.add_argument("--repeat-codes", action="store_true",
+                   help="with --folder-codes: show each folder's code again after its description "
+                        "(model files built from it say folder_labels = codes-repeated)")
     p.add_argument("--near-misses", action="store_true",
                    help="with preferences or a convention, also train on rows like a rule's that it does not decide")
     p.add_argument("--inject-rate", type=float, default=0.12,
@@ -195,7 +198,8 @@ def main(argv=None) -> int:
     log(f"trainable parameters: {n_train}")
     sampler = B.BatchSampler(train_rows + generated, builder, taxonomy, args.batch_size, args.seed, args.inject_rate,
                              majority_priority=not args.no_majority, folder_codes=args.folder_codes,
-                             near_misses=args.near_misses, random_codes=args.random_codes)
+                             near_misses=args.near_misses, random_codes=args.random_codes,
+                             repeat_codes=args.repeat_codes)
     log(f"trainable rows {len(sampler.rows)} ({len(generated)} generated; held-out categories and dev removed); "
         f"{sampler.n_relabelled} priorities set to their near-duplicate group's majority")
 

@@ -132,16 +132,18 @@ class BatchSampler:
 
     def __init__(self, rows: Sequence[dict], builder: ExampleBuilder, taxonomy: Taxonomy, batch_size: int = 8,
                  seed: int = 0, inject_rate: float = 0.0, majority_priority: bool = True, folder_codes: bool = False,
-                 near_misses: bool = False, random_codes: bool = False):
+                 near_misses: bool = False, random_codes: bool = False, repeat_codes: bool = False):
         """``folder_codes``: list the folders as letter codes and train the code as the answer (folder_codes.py).
         ``random_codes`` (with ``folder_codes``): in half of the batches the codes are random letters in alphabetical
         order (A, D, K... instead of A, B, C...), so every letter is trained about as often as every other and a
         code's meaning cannot lean on its letter or its position.
+        ``repeat_codes`` (with ``folder_codes``): the code is shown again after each description ("codes-repeated").
         ``near_misses``: in batches with preferences or a convention, draw rows that look like a rule's but that
         it does not decide (see the module doc)."""
         self.builder = builder
         self.folder_codes = folder_codes
         self.random_codes = random_codes
+        self.repeat_codes = repeat_codes
         self.near_misses = near_misses
         self.batch_size = batch_size
         self.seed = seed
@@ -308,7 +310,7 @@ class BatchSampler:
         names = [f.name for f in sc.folders]
         codes: dict[str, str] = {}  # folder name -> what the answer says instead (with folder_codes)
         if self.folder_codes:
-            shown, codes = code_folders(sc.folders, self._letters(step, len(sc.folders)))
+            shown, codes = code_folders(sc.folders, self._letters(step, len(sc.folders)), self.repeat_codes)
             sc = replace(sc, shown_folders=shown, examples=tuple(
                 replace(ex, folder=codes[ex.folder]) for ex in sc.examples))
         examples = []

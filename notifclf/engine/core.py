@@ -18,9 +18,9 @@ import numpy as np
 
 from .answer_paths import AnswerPaths, build_answer_paths
 from ..chat_template import FALLBACK_TEMPLATES, PromptPieces, fallback_template
-from ..errors import ClassifierClosedError, OutputValidationError, PromptTooLongError
+from ..errors import ClassifierClosedError, ModelIntegrityError, OutputValidationError, PromptTooLongError
 from .fast_choice import Choice, choose, folder_distributions, priority_probs
-from ..folder_codes import FOLDER_LABELS_KEY, code_folders
+from ..folder_codes import FOLDER_LABELS, FOLDER_LABELS_KEY, code_folders
 from ..folders import Folder
 from .runtime import GrammarSampler, LlamaRuntime
 from ..notification import Notification
@@ -91,12 +91,12 @@ class DecodeCounts:
         return asdict(self)
 
 
-def shown_setup(setup: PromptSetup, folder_codes: bool) -> PromptSetup:
+def shown_setup(setup: PromptSetup, folder_labels: str) -> PromptSetup:
     """The setup as the model is shown it: the same, or with the folders (and the examples' folders) as letter codes
-    for a model trained on codes (:mod:`notifclf.folder_codes`)."""
-    if not folder_codes:
+    for a model trained on codes (``folder_labels`` "codes" or "codes-repeated": :mod:`notifclf.folder_codes`)."""
+    if folder_labels == "names":
         return setup
-    folders, codes = code_folders(setup.folders)
+    folders, codes = code_folders(setup.folders, repeat_code=folder_labels == "codes-repeated")
     return PromptSetup(folders, setup.instructions, tuple(replace(e, folder=codes[e.folder]) for e in setup.examples))
 
 
@@ -124,7 +124,12 @@ class Engine:
                  folder_prior: FolderPrior | None = None, folder_orders: int = 1) -> None:
         self.runtime = LlamaRuntime(model_path, n_threads=n_threads)
         self.folder_orders = folder_orders
-        self.folder_codes = self.runtime.metadata(FOLDER_LABELS_KEY) == "codes"
+        self.folder_labels = self.runtime.metadata(FOLDER_LABELS_KEY) or "names"
+        if self.folder_labels not in FOLDER_LABELS:
+            self.runtime.close()
+            raise ModelIntegrityError(f"{model_path}: {FOLDER_LABELS_KEY} = {self.folder_labels!r} is none of "
+                                      f"{', '.join(FOLDER_LABELS)}: a model file this version cannot read")
+        self.folder_codes = self.folder_labels != "names"
         self.folder_prior = folder_prior
         self.max_notification_tokens = max_notification_tokens
         self._decoding = decoding
@@ -169,7 +174,7 @@ class Engine:
         if found is not None:
             return found
         rt = self.runtime
-        shown = shown_setup(setup, self.folder_codes)
+        shown = shown_setup(setup, self.folder_labels)
         pieces = self.render(shown, Notification())
         n_prefix = len(self._prefix_tokens(pieces.prefix))
         n_suffix = len(rt.tokenize(pieces.suffix, special=True))

@@ -132,14 +132,18 @@ def test_an_adapter_trained_on_letter_codes_marks_the_model_file(k256_bases: dic
     from convert.errors import AdapterError
     from notifclf.folder_codes import FOLDER_LABELS_KEY
 
-    coded = tmp_path / "coded"
-    shutil.copytree(k256_adapter.path, coded)
-    (coded / "training.json").write_text('{"config": {"folder_codes": true}}')
+    adapters = {"names": k256_adapter.path}
+    for name, config in (("codes", '{"folder_codes": true}'),
+                         ("codes-repeated", '{"folder_codes": true, "repeat_codes": true}')):
+        adapters[name] = tmp_path / name
+        shutil.copytree(k256_adapter.path, adapters[name])
+        (adapters[name] / "training.json").write_text(f'{{"config": {config}}}')
     labels = {}
-    for name, adapter in (("names", k256_adapter.path), ("codes", coded)):
+    for name, adapter in adapters.items():
         out = build_model(k256_bases["Q8_0"], adapter, tmp_path / f"{name}.gguf", "Q4_K_M", progress=False)
         labels[name] = gguf.GGUFReader(out).get_field(FOLDER_LABELS_KEY).contents()
-    assert labels == {"names": "names", "codes": "codes"}
+    assert labels == {"names": "names", "codes": "codes", "codes-repeated": "codes-repeated"}
+    coded = adapters["codes"]
     (coded / "training.json").write_text('{"config": ')
     with pytest.raises(AdapterError, match="training record"):
         build_model(k256_bases["Q8_0"], coded, tmp_path / "bad.gguf", "Q4_K_M", progress=False)

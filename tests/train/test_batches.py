@@ -173,3 +173,16 @@ def test_random_codes_train_every_letter_and_keep_the_rows_and_labels():
         assert b.prefix == fake_encode(build_prompt(None, b.scenario.folders, b.scenario.instructions,
                                                     Notification(title="x"), examples=b.scenario.examples).prefix, True)
     assert 10 < sequential < 50 and len(seen) > 16
+
+
+def test_repeated_codes_follow_each_description_and_keep_the_rows_and_labels():
+    coded, repeated = _sampler(folder_codes=True), _sampler(folder_codes=True, repeat_codes=True)
+    for step in range(30):
+        a, b = coded.batch(step), repeated.batch(step)
+        assert a.row_ids == b.row_ids and [f.name for f in a.scenario.folders] == [f.name for f in b.scenario.folders]
+        for plain, shown in zip(a.scenario.folders, b.scenario.folders):
+            assert shown.description == f'{plain.description} (answer "{shown.name}")'
+        assert [(e.ids, e.folder, e.priority) for e in a.examples] != [] and \
+            [(e.folder, e.priority) for e in a.examples] == [(e.folder, e.priority) for e in b.examples]
+        assert b.prefix == fake_encode(build_prompt(None, b.scenario.folders, b.scenario.instructions,
+                                                    Notification(title="x"), examples=b.scenario.examples).prefix, True)
