@@ -42,3 +42,14 @@ def test_adapters_dir_is_the_override_then_the_package_then_the_checkout(monkeyp
     assert adapters_dir() == REPO / "models"  # a checkout: notifclf/adapters/ exists only inside a wheel
     monkeypatch.setenv("NOTIFCLF_MODELS_DIR", str(tmp_path))
     assert adapters_dir() == tmp_path
+
+
+def test_every_registered_adapter_says_a_folder_style_the_runtime_reads():
+    from convert.adapter import load_adapter
+    from notifclf.folder_codes import FOLDER_LABELS
+
+    labels = {spec.name: load_adapter(REPO / "models" / spec.adapter).folder_labels
+              for spec in REGISTRY.values() if spec.source == "build"}
+    assert set(labels.values()) <= set(FOLDER_LABELS)
+    assert labels["notifclf-qwen2.5-coder-0.5b-codes-q4_k_m"] == "codes-repeated"
+    assert labels["notifclf-qwen2.5-coder-0.5b-q4_k_m"] == "names"

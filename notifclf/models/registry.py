@@ -122,14 +122,15 @@ NOTIFCLF_QWEN25_CODER_05B_IQ4_NL = replace(
     quant="IQ4_NL",
 )
 
-# The same base with an adapter trained on letter-coded folders (notifclf.folder_codes): it reads folder sets it never
-# saw better and the default four a little worse (README, Accuracy); best with Classifier(folder_orders=3).
+# The same base with an adapter trained on letter-coded folders, each code repeated after its description
+# (notifclf.folder_codes, "codes-repeated"): it reads folder sets it never saw better and rows under the default four
+# worse (README, Accuracy); best with Classifier(folder_orders=3).
 NOTIFCLF_QWEN25_CODER_05B_CODES = replace(
     NOTIFCLF_QWEN25_CODER_05B,
     name="notifclf-qwen2.5-coder-0.5b-codes-q4_k_m",
     file_name="notifclf-qwen2.5-coder-0.5b-codes-q4_k_m.gguf",
     description="the notifclf fine-tune on letter-coded folders (A, B, ...): better on folder sets it never saw, "
-                "a point lower on the defaults; use with folder_orders=3",
+                "lower on rows under the defaults; use with folder_orders=3",
     adapter="qwen2.5-coder-0.5b-notifclf-codes-lora",
 )
 
