@@ -129,7 +129,6 @@ class Engine:
             self.runtime.close()
             raise ModelIntegrityError(f"{model_path}: {FOLDER_LABELS_KEY} = {self.folder_labels!r} is none of "
                                       f"{', '.join(FOLDER_LABELS)}: a model file this version cannot read")
-        self.folder_codes = self.folder_labels != "names"
         self.folder_prior = folder_prior
         self.max_notification_tokens = max_notification_tokens
         self._decoding = decoding
@@ -147,6 +146,11 @@ class Engine:
     @property
     def counts(self) -> DecodeCounts:
         return DecodeCounts(**self._counts)
+
+    @property
+    def folder_codes(self) -> bool:
+        """Whether the model is shown letter codes instead of folder names."""
+        return self.folder_labels != "names"
 
     def close(self) -> None:
         if not self._closed:

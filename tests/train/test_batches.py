@@ -182,7 +182,6 @@ def test_repeated_codes_follow_each_description_and_keep_the_rows_and_labels():
         assert a.row_ids == b.row_ids and [f.name for f in a.scenario.folders] == [f.name for f in b.scenario.folders]
         for plain, shown in zip(a.scenario.folders, b.scenario.folders):
             assert shown.description == f'{plain.description} (answer "{shown.name}")'
-        assert [(e.ids, e.folder, e.priority) for e in a.examples] != [] and \
-            [(e.folder, e.priority) for e in a.examples] == [(e.folder, e.priority) for e in b.examples]
+        assert a.examples and [(e.folder, e.priority) for e in a.examples] == [(e.folder, e.priority) for e in b.examples]
         assert b.prefix == fake_encode(build_prompt(None, b.scenario.folders, b.scenario.instructions,
                                                     Notification(title="x"), examples=b.scenario.examples).prefix, True)
