@@ -7,8 +7,9 @@ A batch shares one system prompt, so its KV state is computed once. ``BatchSampl
   folder sets built from the taxonomy; 30% of category descriptions name 1-3 of the category's apps (apps with 3+
   trainable rows), and 20% of the non-default sets get a folder defined by 1-4 apps, which wins for those apps' rows;
 * 40% of batches state 1-3 preferences (``preferences.py``); about half the rows are ones a preference decides,
-  and (with ``near_misses``) about 15% are near misses it does not decide: the same category from other apps or
-  senders, or the same group from other categories, so a rule is learnt as narrowly as it is written;
+  and (with ``near_misses``) about 15% (``near_miss_rate`` 0.3) are near misses it does not decide: the same
+  category from other apps or senders, or the same group from other categories, so a rule is learnt as narrowly as
+  it is written;
 * 35% carry 1-24 worked examples of the user's own sorting; in half of those the examples follow an unstated
   convention (an app, sender or topic filed or rated differently), shown by 1-5 examples, and the rows it touches
   follow it too; otherwise the examples are ordinary and change nothing;
@@ -132,19 +133,24 @@ class BatchSampler:
 
     def __init__(self, rows: Sequence[dict], builder: ExampleBuilder, taxonomy: Taxonomy, batch_size: int = 8,
                  seed: int = 0, inject_rate: float = 0.0, majority_priority: bool = True, folder_codes: bool = False,
-                 near_misses: bool = False, random_codes: bool = False, repeat_codes: bool = False):
+                 near_misses: bool = False, random_codes: bool = False, repeat_codes: bool = False,
+                 near_miss_rate: float = 0.3):
         """``folder_codes``: list the folders as letter codes and train the code as the answer (folder_codes.py).
         ``random_codes`` (with ``folder_codes``): in half of the batches the codes are random letters in alphabetical
         order (A, D, K... instead of A, B, C...), so every letter is trained about as often as every other and a
         code's meaning cannot lean on its letter or its position.
         ``repeat_codes`` (with ``folder_codes``): the code is shown again after each description ("codes-repeated").
         ``near_misses``: in batches with preferences or a convention, draw rows that look like a rule's but that
-        it does not decide (see the module doc)."""
+        it does not decide (see the module doc); ``near_miss_rate`` is the chance that a row not drawn from a rule's
+        own rows is drawn from its near misses."""
+        if not 0.0 <= near_miss_rate <= 1.0:
+            raise ValueError(f"near_miss_rate must be in [0, 1], got {near_miss_rate}")
         self.builder = builder
         self.folder_codes = folder_codes
         self.random_codes = random_codes
         self.repeat_codes = repeat_codes
         self.near_misses = near_misses
+        self.near_miss_rate = near_miss_rate
         self.batch_size = batch_size
         self.seed = seed
         self.inject_rate = inject_rate
@@ -216,7 +222,7 @@ class BatchSampler:
             pool = self._rule_rows(rng.choice(sc.preferences))
             if pool:
                 return rng.choice(pool)
-        if self.near_misses and sc.preferences and rng.random() < 0.3:
+        if self.near_misses and sc.preferences and rng.random() < self.near_miss_rate:
             p = rng.choice(sc.preferences)
             pool = self._near_miss_rows(p)
             if pool:

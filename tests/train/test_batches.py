@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from convert.train.batches import BatchSampler, ExampleBuilder, Scenario
 from convert.train.folder_sets import FolderSet, FolderSpec
 from convert.train.holdout import HELD_OUT_CATEGORIES
@@ -155,6 +157,14 @@ def test_near_misses_add_rows_like_a_rules_that_it_does_not_decide():
     assert near and {sampler.cats[i] for i in near} == {
         c for c in sampler.cats if c != "code_hosting" and sampler.group_of.get(c) == sampler.group_of["code_hosting"]}
     assert _near_miss_share(sampler) > 4 * _near_miss_share(_sampler(inject_rate=0.0)) + 0.02
+
+
+def test_a_higher_near_miss_rate_draws_more_near_misses():
+    usual, more = _sampler(inject_rate=0.0, near_misses=True), _sampler(inject_rate=0.0, near_misses=True,
+                                                                           near_miss_rate=0.8)
+    assert _near_miss_share(more) > 1.5 * _near_miss_share(usual)
+    with pytest.raises(ValueError, match="near_miss_rate"):
+        _sampler(near_misses=True, near_miss_rate=1.5)
 
 
 def test_random_codes_train_every_letter_and_keep_the_rows_and_labels():
