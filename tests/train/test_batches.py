@@ -130,7 +130,7 @@ def test_folder_codes_show_letters_and_train_the_letter_of_the_same_label():
     assert seen_examples
 
 
-def _near_miss_share(sampler: BatchSampler, steps: int = 200) -> float:
+def _near_miss_share(sampler: BatchSampler, steps: int = 600) -> float:
     near = total = 0
     for step in range(steps):
         b = sampler.batch(step)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 
-from convert.train.preferences import Preference, apply_preferences, sample_preference
+from convert.train.preferences import (PRIORITY_VERBS, PRIORITY_WORDS, PRIORITY_WORDS_ZH, Preference,
+                                       apply_preferences, sample_preference)
 
 from .fixtures import ROWS
 
@@ -32,14 +33,17 @@ def test_sampled_preferences_say_what_they_do():
     rng = random.Random(0)
     apps, senders = ["Zara", "Uber Eats"], ["Mom", "老板"]
     topics = [("weather", "weather forecasts", "天气预报")]
-    seen_kinds = set()
-    for _ in range(400):
+    seen_kinds, said = set(), set()
+    for _ in range(600):
         p = sample_preference(rng, ["Family", "Kiwi"], apps, senders, topics)
         assert p.text and (p.folder is not None or p.priority is not None)
         if p.folder is not None:
             assert p.folder in p.text
         if p.priority is not None:
-            assert str(p.priority) in p.text
+            in_words = (*PRIORITY_WORDS[p.priority], PRIORITY_VERBS[p.priority], PRIORITY_WORDS_ZH[p.priority])
+            by_number = str(p.priority) in p.text
+            assert by_number or any(w in p.text for w in in_words), p.text
+            said.add((p.priority, by_number))
         if p.app is not None:
             assert p.app in {a.casefold() for a in apps}
             assert any(a in p.text for a in apps)
@@ -48,3 +52,4 @@ def test_sampled_preferences_say_what_they_do():
         seen_kinds.add((p.app is not None, p.sender is not None, p.category is not None))
         assert sample_preference(random.Random(1), ["F"], apps, senders, topics, stated=False).text == ""
     assert len(seen_kinds) == 3
+    assert said == {(p, by_number) for p in (1, 2, 3) for by_number in (True, False)}  # numbers and words, all three
