@@ -1,8 +1,9 @@
 """The user's free-text preferences, as training sees them: a sentence in the prompt and the exact rule behind it.
 
 A ``Preference`` matches rows by app, by sender (a chat title such as "Mom" or "老板") or by category, and sets the
-folder, the priority or both. A label changes exactly when a rule matches the row; rows no rule matches keep their
-label, so preferences are not over-applied. A preference with an empty text is an unstated *convention*: the user's
+folder, the priority or both; its sentence says a priority as a number ("priority 3") or in words ("urgent", "can
+always wait"), as users write them. A label changes exactly when a rule matches the row; rows no rule matches keep
+their label, so preferences are not over-applied. A preference with an empty text is an unstated *convention*: the user's
 worked examples show it (``batches.py``) and the evaluated rows follow it too.
 """
 
