@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with preferences or a convention, also train on rows like a rule's that it does not decide")
     p.add_argument("--near-miss-rate", type=float, default=0.3,
                    help="with --near-misses: chance that a row not drawn from a rule's own rows is a near miss")
+    p.add_argument("--scoped-conventions", type=float, default=0.0,
+                   help="share of app conventions limited to the rows the defaults file under one folder (an app's "
+                        "receipts, not its ads), where the app's rows span several")
+    p.add_argument("--examples-rate", type=float, default=0.35,
+                   help="share of batches with worked examples in the prompt (half of them show a convention)")
     p.add_argument("--inject-rate", type=float, default=0.12,
                    help="share of examples with a planted prompt injection (label unchanged)")
     return p
@@ -201,7 +206,8 @@ def main(argv=None) -> int:
     sampler = B.BatchSampler(train_rows + generated, builder, taxonomy, args.batch_size, args.seed, args.inject_rate,
                              majority_priority=not args.no_majority, folder_codes=args.folder_codes,
                              near_misses=args.near_misses, random_codes=args.random_codes,
-                             repeat_codes=args.repeat_codes, near_miss_rate=args.near_miss_rate)
+                             repeat_codes=args.repeat_codes, near_miss_rate=args.near_miss_rate,
+                             scoped_conventions=args.scoped_conventions, examples_rate=args.examples_rate)
     log(f"trainable rows {len(sampler.rows)} ({len(generated)} generated; held-out categories and dev removed); "
         f"{sampler.n_relabelled} priorities set to their near-duplicate group's majority")
 

@@ -10,9 +10,11 @@ A batch shares one system prompt, so its KV state is computed once. ``BatchSampl
   and (with ``near_misses``) about 15% (``near_miss_rate`` 0.3) are near misses it does not decide: the same
   category from other apps or senders, or the same group from other categories, so a rule is learnt as narrowly as
   it is written;
-* 35% carry 1-24 worked examples of the user's own sorting; in half of those the examples follow an unstated
+* 35% (``examples_rate``) carry 1-24 worked examples of the user's own sorting; in half of those the examples follow an unstated
   convention (an app, sender or topic filed or rated differently), shown by 1-5 examples, and the rows it touches
-  follow it too; otherwise the examples are ordinary and change nothing;
+  follow it too; otherwise the examples are ordinary and change nothing. With ``scoped_conventions``, that share of
+  the app conventions are about an app whose rows the defaults file under several folders, and touch only one of
+  them (its receipts, not its ads);
 * a share of rows carries a planted prompt injection with the true label kept (``injection.py``).
 
 Rows of held-out categories and dev rows are never used. No torch here.
@@ -134,7 +136,7 @@ class BatchSampler:
     def __init__(self, rows: Sequence[dict], builder: ExampleBuilder, taxonomy: Taxonomy, batch_size: int = 8,
                  seed: int = 0, inject_rate: float = 0.0, majority_priority: bool = True, folder_codes: bool = False,
                  near_misses: bool = False, random_codes: bool = False, repeat_codes: bool = False,
-                 near_miss_rate: float = 0.3):
+                 near_miss_rate: float = 0.3, scoped_conventions: float = 0.0, examples_rate: float = 0.35):
         """``folder_codes``: list the folders as letter codes and train the code as the answer (folder_codes.py).
         ``random_codes`` (with ``folder_codes``): in half of the batches the codes are random letters in alphabetical
         order (A, D, K... instead of A, B, C...), so every letter is trained about as often as every other and a
@@ -142,9 +144,17 @@ class BatchSampler:
         ``repeat_codes`` (with ``folder_codes``): the code is shown again after each description ("codes-repeated").
         ``near_misses``: in batches with preferences or a convention, draw rows that look like a rule's but that
         it does not decide (see the module doc); ``near_miss_rate`` is the chance that a row not drawn from a rule's
-        own rows is drawn from its near misses."""
-        if not 0.0 <= near_miss_rate <= 1.0:
-            raise ValueError(f"near_miss_rate must be in [0, 1], got {near_miss_rate}")
+        own rows is drawn from its near misses.
+        ``scoped_conventions``: the share of app conventions that are about an app whose rows the defaults file under
+        several folders, limited to one of those folders (``Preference.within``); the app's other rows are then its
+        first near misses.
+        ``examples_rate``: the share of batches with worked examples (half of them showing a convention)."""
+        for name, rate in (("near_miss_rate", near_miss_rate), ("scoped_conventions", scoped_conventions),
+                           ("examples_rate", examples_rate)):
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {rate}")
+        self.scoped_conventions = scoped_conventions
+        self.examples_rate = examples_rate
         self.builder = builder
         self.folder_codes = folder_codes
         self.random_codes = random_codes
@@ -182,6 +192,12 @@ class BatchSampler:
                 apps_by_category.setdefault(c, set()).add(r["app_name"].strip())
         self.folder_sets = FolderSetSampler(taxonomy, allowed, apps_by_category=apps_by_category)
         self.group_of = {k: c.group for k, c in taxonomy.categories.items()}
+        self.app_scopes: dict[str, list[str]] = {}  # app -> the default folders holding 3+ of its rows, if 2+
+        for app, idx in self.by_app.items():
+            folders = sorted(f for f, n in Counter(self.rows[i]["folder"] for i in idx).items() if n >= 3)
+            if len(folders) >= 2:
+                self.app_scopes[app] = folders
+        self._rule_rows_cache: dict[Preference, list[int]] = {}
         self.by_group: dict[str, list[int]] = {}
         self._near_miss_cache: dict[Preference, list[int]] = {}
         for k, idx in self.by_category.items():
@@ -191,27 +207,38 @@ class BatchSampler:
         return sc.label(self.rows[i], self.cats[i], self.priorities[i])
 
     def _rule_rows(self, p: Preference) -> list[int]:
+        """The rows a rule decides."""
         if p.app is not None:
-            return self.by_app.get(p.app, [])
-        if p.sender is not None:
-            return self.by_sender.get(p.sender, [])
-        return self.by_category.get(p.category or "", [])
+            rows = self.by_app.get(p.app, [])
+        elif p.sender is not None:
+            rows = self.by_sender.get(p.sender, [])
+        else:
+            rows = self.by_category.get(p.category or "", [])
+        if p.within is None:
+            return rows
+        if p not in self._rule_rows_cache:
+            self._rule_rows_cache[p] = [i for i in rows if p.applies(self.rows[i], self.cats[i])]
+        return self._rule_rows_cache[p]
 
     def _near_miss_rows(self, p: Preference) -> list[int]:
-        """Rows like the rule's own that it does not decide: for an app or a sender, its category's other rows
-        (its group's when the category has no others); for a category, its group's other categories."""
+        """Rows like the rule's own that it does not decide: for a scoped rule, its app's other rows; for an app or
+        a sender, its category's other rows (its group's when the category has no others); for a category, its
+        group's other categories."""
         if p not in self._near_miss_cache:
             category = p.category
             if category is None:
                 common = Counter(self.cats[i] for i in self._rule_rows(p) if self.cats[i] is not None).most_common(1)
                 category = common[0][0] if common else None
-            near: list[int] = []
+            sources = [self.by_app.get(p.app, [])] if p.app is not None and p.within is not None else []
             if category is not None:
-                for like in ([] if p.category else self.by_category[category],
-                             self.by_group.get(self.group_of.get(category, ""), [])):
-                    near = [i for i in like if not p.applies(self.rows[i], self.cats[i])]
-                    if near:
-                        break
+                if p.category is None:
+                    sources.append(self.by_category[category])
+                sources.append(self.by_group.get(self.group_of.get(category, ""), []))
+            near: list[int] = []
+            for like in sources:
+                near = [i for i in like if not p.applies(self.rows[i], self.cats[i])]
+                if near:
+                    break
             self._near_miss_cache[p] = near
         return self._near_miss_cache[p]
 
@@ -287,9 +314,13 @@ class BatchSampler:
         if rng.random() < 0.4:
             for _ in range(rng.choice([1, 1, 2, 3])):
                 prefs.append(sample_preference(rng, names, self.app_names, self.senders, self.topics))
-        with_examples = rng.random() < 0.35
+        with_examples = rng.random() < self.examples_rate
         if with_examples and rng.random() < 0.5:
-            prefs.append(sample_preference(rng, names, self.app_names, self.senders, self.topics, stated=False))
+            convention = sample_preference(rng, names, self.app_names, self.senders, self.topics, stated=False)
+            if convention.app and self.app_scopes and self.scoped_conventions and rng.random() < self.scoped_conventions:
+                app = rng.choice(sorted(self.app_scopes))  # one of the apps whose rows span several folders
+                convention = replace(convention, app=app, within=rng.choice(self.app_scopes[app]))
+            prefs.append(convention)
         return Scenario(fs, tuple(prefs)), with_examples
 
     def _letters(self, step: int, n: int) -> str:

@@ -3,8 +3,10 @@
 A ``Preference`` matches rows by app, by sender (a chat title such as "Mom" or "老板") or by category, and sets the
 folder, the priority or both; its sentence says a priority as a number ("priority 3") or in words ("urgent", "can
 always wait"), as users write them. A label changes exactly when a rule matches the row; rows no rule matches keep
-their label, so preferences are not over-applied. A preference with an empty text is an unstated *convention*: the user's
-worked examples show it (``batches.py``) and the evaluated rows follow it too.
+their label, so preferences are not over-applied. A preference with an empty text is an unstated *convention*: the
+user's worked examples show it (``batches.py``) and the evaluated rows follow it too. A convention may be *scoped* to
+the rows of an app that the defaults file under one folder (``within``): "Uber's receipts go to Work" leaves Uber's
+promotions where they were, as a user's corrections usually mean.
 """
 
 from __future__ import annotations
@@ -55,8 +57,11 @@ class Preference:
     category: Optional[str] = None
     folder: Optional[str] = None
     priority: Optional[int] = None
+    within: Optional[str] = None      # only rows whose own (default-folder) label is this: "Uber's receipts", not its ads
 
     def applies(self, row: dict, category: Optional[str]) -> bool:
+        if self.within is not None and row.get("folder") != self.within:
+            return False
         if self.app is not None:
             return row_app(row) == self.app
         if self.sender is not None:

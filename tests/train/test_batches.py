@@ -167,6 +167,40 @@ def test_a_higher_near_miss_rate_draws_more_near_misses():
         _sampler(near_misses=True, near_miss_rate=1.5)
 
 
+def test_scoped_conventions_touch_one_of_an_apps_default_folders_and_draw_its_others_as_near_misses():
+    orders = [{"id": f"zo{i}", "app": "zara", "app_name": "Zara", "title": f"Order {i} shipped",
+               "body": "Your Zara order is on its way", "folder": "Alerts", "priority": 2} for i in range(6)]
+    rows = ROWS + orders
+    sampler = _sampler(rows, inject_rate=0.0, near_misses=True, scoped_conventions=1.0)
+    assert sampler.app_scopes == {"zara": ["Alerts", "Promotions"]}
+    ads = {i for i in sampler.by_app["zara"] if sampler.rows[i]["folder"] == "Promotions"}
+    scoped = Preference("", app="zara", folder="Work", within="Alerts")
+    assert {sampler.rows[i]["id"] for i in sampler._rule_rows(scoped)} == {r["id"] for r in orders}
+    assert set(sampler._near_miss_rows(scoped)) == ads
+    shown = near = 0
+    for step in range(400):
+        b = sampler.batch(step)
+        for p in (p for p in b.scenario.preferences if p.within is not None):
+            assert p.app == "zara" and p.within in ("Alerts", "Promotions") and not p.text
+            own = {sampler.rows[i]["id"] for i in sampler._rule_rows(p)}
+            shown += sum(e.notification.title in {r["title"] for r in rows if r["id"] in own}
+                         for e in b.scenario.examples)
+            near += sum(rid not in own and BY_ID.get(rid, {}).get("app") == "zara" for rid in b.row_ids)
+    assert shown and near
+    unscoped = _sampler(rows, inject_rate=0.0, near_misses=True)
+    assert not any(p.within for step in range(400) for p in unscoped.batch(step).scenario.preferences)
+    with pytest.raises(ValueError, match="scoped_conventions"):
+        _sampler(scoped_conventions=-0.1)
+
+
+def test_examples_rate_is_the_share_of_batches_with_worked_examples():
+    def share(**kw) -> float:
+        sampler = _sampler(inject_rate=0.0, **kw)
+        return sum(bool(sampler.batch(step).scenario.examples) for step in range(300)) / 300
+    assert share(examples_rate=0.0) == 0.0
+    assert 0.25 < share() < 0.45 and share(examples_rate=0.9) > 0.8
+
+
 def test_random_codes_train_every_letter_and_keep_the_rows_and_labels():
     coded, shuffled = _sampler(folder_codes=True), _sampler(folder_codes=True, random_codes=True)
     sequential, seen = 0, set()

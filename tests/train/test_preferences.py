@@ -22,6 +22,13 @@ def test_rules_match_by_app_sender_or_category_only():
     assert not Preference("x", category="fashion_promo", folder="F").applies(ZARA, None)
 
 
+def test_a_scoped_rule_touches_only_the_rows_the_defaults_file_under_its_folder():
+    receipts = Preference("", app="zara", folder="Work", within="Alerts")
+    assert receipts.applies(dict(ZARA, folder="Alerts"), "fashion_promo")
+    assert not receipts.applies(ZARA, "fashion_promo")                     # Zara's ads (Promotions) stay
+    assert not receipts.applies(dict(MOM, folder="Alerts"), "family_chat")  # another app, same folder
+
+
 def test_later_rules_win_and_unmatched_rows_are_unchanged():
     prefs = (Preference("a", app="zara", priority=3), Preference("b", category="fashion_promo", folder="Style"),
              Preference("c", app="zara", priority=1))
