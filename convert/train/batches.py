@@ -10,11 +10,11 @@ A batch shares one system prompt, so its KV state is computed once. ``BatchSampl
   and (with ``near_misses``) about 15% (``near_miss_rate`` 0.3) are near misses it does not decide: the same
   category from other apps or senders, or the same group from other categories, so a rule is learnt as narrowly as
   it is written;
-* 35% (``examples_rate``) carry 1-24 worked examples of the user's own sorting; in half of those the examples follow an unstated
-  convention (an app, sender or topic filed or rated differently), shown by 1-5 examples, and the rows it touches
-  follow it too; otherwise the examples are ordinary and change nothing. With ``scoped_conventions``, that share of
-  the app conventions are about an app whose rows the defaults file under several folders, and touch only one of
-  them (its receipts, not its ads);
+* 35% (``examples_rate``) carry 1-24 worked examples of the user's own sorting; in half of those the examples follow
+  an unstated convention (an app, sender or topic filed or rated differently), shown by 1-5 examples, and the rows it
+  touches follow it too; otherwise the examples are ordinary and change nothing. With ``scoped_conventions``, that
+  share of the app conventions are about an app whose rows the defaults file under several folders, and touch only one
+  of them (its receipts, not its ads);
 * a share of rows carries a planted prompt injection with the true label kept (``injection.py``).
 
 Rows of held-out categories and dev rows are never used. No torch here.
@@ -317,7 +317,8 @@ class BatchSampler:
         with_examples = rng.random() < self.examples_rate
         if with_examples and rng.random() < 0.5:
             convention = sample_preference(rng, names, self.app_names, self.senders, self.topics, stated=False)
-            if convention.app and self.app_scopes and self.scoped_conventions and rng.random() < self.scoped_conventions:
+            scoped = convention.app and self.app_scopes and self.scoped_conventions
+            if scoped and rng.random() < self.scoped_conventions:
                 app = rng.choice(sorted(self.app_scopes))  # one of the apps whose rows span several folders
                 convention = replace(convention, app=app, within=rng.choice(self.app_scopes[app]))
             prefs.append(convention)

@@ -57,7 +57,7 @@ class Preference:
     category: Optional[str] = None
     folder: Optional[str] = None
     priority: Optional[int] = None
-    within: Optional[str] = None      # only rows whose own (default-folder) label is this: "Uber's receipts", not its ads
+    within: Optional[str] = None      # only rows whose own default folder is this ("Uber's receipts", not its ads)
 
     def applies(self, row: dict, category: Optional[str]) -> bool:
         if self.within is not None and row.get("folder") != self.within:
