@@ -61,6 +61,7 @@ class LoraAdapter:
     config: dict[str, Any]
     pairs: dict[str, LoraPair] = field(default_factory=dict)  # by GGUF target name
     folder_labels: str = "names"  # how training showed folders: one of notifclf.folder_codes.FOLDER_LABELS
+    preference_hints: bool = False  # trained with the preferences that may apply in the user turn
 
     def describe(self) -> dict[str, Any]:
         c = self.config
@@ -75,6 +76,7 @@ class LoraAdapter:
             "base_model_name_or_path": c.get("base_model_name_or_path"),
             "modules": len(self.pairs),
             "folder_labels": self.folder_labels,
+            "preference_hints": self.preference_hints,
         }
 
 
@@ -142,17 +144,21 @@ def _module_name(key: str, path: Path) -> tuple[str, str]:
     return module, m.group("ab")
 
 
-def _folder_labels(path: Path) -> str:
-    """"codes" (or "codes-repeated") when ``training.json`` (written by ``convert.train``) says the adapter was trained
-    on letter-coded folders (with the code repeated), else "names" (also for adapters trained elsewhere, which have no
-    such file)."""
+def _training_config(path: Path) -> dict[str, Any]:
+    """The ``config`` of the adapter's ``training.json`` (written by ``convert.train``); {} for adapters trained
+    elsewhere, which have no such file."""
     record = path / TRAINING_RECORD
     if not record.is_file():
-        return "names"
+        return {}
     try:
-        config = json.loads(record.read_text(encoding="utf-8")).get("config") or {}
+        return json.loads(record.read_text(encoding="utf-8")).get("config") or {}
     except (OSError, ValueError, AttributeError) as exc:
         raise AdapterError(f"{record}: not a readable training record ({exc})") from exc
+
+
+def _folder_labels(config: dict[str, Any]) -> str:
+    """"codes" (or "codes-repeated") when the adapter was trained on letter-coded folders (with the code repeated),
+    else "names"."""
     if not config.get("folder_codes"):
         return "names"
     return "codes-repeated" if config.get("repeat_codes") else "codes"
@@ -181,7 +187,9 @@ def load_adapter(path: str | Path) -> LoraAdapter:
         raise AdapterError(f"{path}: {WEIGHTS_FILE} contains no LoRA weights")
 
     r_pat, a_pat = config.get("rank_pattern") or {}, config.get("alpha_pattern") or {}
-    adapter = LoraAdapter(path, config, folder_labels=_folder_labels(path))
+    trained = _training_config(path)
+    adapter = LoraAdapter(path, config, folder_labels=_folder_labels(trained),
+                          preference_hints=bool(trained.get("preference_hints")))
     for module, ab in sorted(found.items()):
         missing = {"A", "B"} - ab.keys()
         if missing:

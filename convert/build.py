@@ -18,6 +18,7 @@ from pathlib import Path
 import gguf
 
 from notifclf.folder_codes import FOLDER_LABELS_KEY
+from notifclf.preference_hints import PREFERENCE_HINTS_KEY
 
 from .adapter import load_adapter, validate_against
 from .errors import BaseModelError, ConvertError
@@ -141,8 +142,10 @@ def build_model(
             lora = load_adapter(adapter)
             specs = model.tensors()
             validate_against(lora, {s.name: s.shape for s in specs if len(s.shape) == 2}, model.block_count)
-            metadata = [(k, v) for k, v in model.metadata() if k != FOLDER_LABELS_KEY]
+            metadata = [(k, v) for k, v in model.metadata() if k not in (FOLDER_LABELS_KEY, PREFERENCE_HINTS_KEY)]
             metadata.append((FOLDER_LABELS_KEY, gguf.GGUFValue(lora.folder_labels, gguf.GGUFValueType.STRING)))
+            if lora.preference_hints:
+                metadata.append((PREFERENCE_HINTS_KEY, gguf.GGUFValue("yes", gguf.GGUFValueType.STRING)))
         log.info("base %s (%s, %d layers), adapter %s (%d modules)", base, model.architecture,
                  model.block_count, adapter, len(lora.pairs))
         tensor_types = _base_types(model, quant, keep_base_types)

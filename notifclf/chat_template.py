@@ -46,16 +46,19 @@ class PromptPieces:
 
     ``prefix`` and ``suffix`` are template text (special tokens are parsed in them); ``user`` is data
     (special tokens are never parsed in it). ``prefix`` depends only on the system prompt, so its KV state
-    can be computed once per folder set.
+    can be computed once per folder set. ``hint`` (data as well, the user's own rule text) follows ``user`` in the
+    same turn; it is kept apart so that cutting a long notification never cuts it
+    (:mod:`notifclf.preference_hints`).
     """
 
     prefix: str
     user: str
     suffix: str
+    hint: str = ""
 
     @property
     def text(self) -> str:
-        return self.prefix + self.user + self.suffix
+        return self.prefix + self.user + self.hint + self.suffix
 
 
 def _raise(message: str) -> None:

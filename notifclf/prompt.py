@@ -1,7 +1,8 @@
 """The one prompt builder shared by the runtime and by training (convert/train): never two copies.
 
 Layout: the system prompt lists the folders, the priority levels and the user's preferences; the user turn holds
-only the notification's fields, each value JSON-quoted so notification text cannot forge a new field or turn.
+the notification's fields, each value JSON-quoted so notification text cannot forge a new field or turn, followed
+(for models trained so) by the preferences that may apply to it (:mod:`notifclf.preference_hints`).
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import json
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .chat_template import PromptPieces, render_pieces
 from .folders import Folder
 from .notification import Notification
+from .preference_hints import hint_line
 from .schema import render_answer
 
 PRIORITY_LEVELS: dict[int, str] = {
@@ -110,10 +112,14 @@ def user_message(notification: Notification) -> str:
 
 
 def build_prompt(template: str | None, folders: Sequence[Folder], instructions: str, notification: Notification,
-                 *, examples: Sequence[PromptExample] = (), bos_token: str = "", eos_token: str = "") -> PromptPieces:
-    """The full prompt for one notification, cut into cacheable prefix, user data and suffix."""
-    return render_pieces(template, system_prompt(folders, instructions, examples), user_message(notification),
-                         bos_token=bos_token, eos_token=eos_token)
+                 *, examples: Sequence[PromptExample] = (), hints: Sequence[str] = (), bos_token: str = "",
+                 eos_token: str = "") -> PromptPieces:
+    """The full prompt for one notification, cut into cacheable prefix, user data and suffix. ``hints``: the
+    preferences that may apply to this notification (``preference_hints.matching_preferences``), for models trained
+    with them."""
+    pieces = render_pieces(template, system_prompt(folders, instructions, examples), user_message(notification),
+                           bos_token=bos_token, eos_token=eos_token)
+    return replace(pieces, hint="\n" + hint_line(hints)) if hints else pieces
 
 
 def training_answer(folder: str, priority: int) -> str:

@@ -99,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "receipts, not its ads), where the app's rows span several")
     p.add_argument("--examples-rate", type=float, default=0.35,
                    help="share of batches with worked examples in the prompt (half of them show a convention)")
+    p.add_argument("--preferences-rate", type=float, default=0.4,
+                   help="share of batches that state preferences")
+    p.add_argument("--rules-per-batch", default="1,1,2,3",
+                   help="comma list the number of stated preferences per batch is drawn from, e.g. 1,2,3,4,5,6")
+    p.add_argument("--preference-hints", action="store_true",
+                   help="open each row's user turn with the preferences that share a word with it, as the runtime "
+                        "does for model files built from it (notifclf.preference_hints)")
     p.add_argument("--inject-rate", type=float, default=0.12,
                    help="share of examples with a planted prompt injection (label unchanged)")
     return p
@@ -207,7 +214,9 @@ def main(argv=None) -> int:
                              majority_priority=not args.no_majority, folder_codes=args.folder_codes,
                              near_misses=args.near_misses, random_codes=args.random_codes,
                              repeat_codes=args.repeat_codes, near_miss_rate=args.near_miss_rate,
-                             scoped_conventions=args.scoped_conventions, examples_rate=args.examples_rate)
+                             scoped_conventions=args.scoped_conventions, examples_rate=args.examples_rate,
+                             preferences_rate=args.preferences_rate, preference_hints=args.preference_hints,
+                             rules_per_batch=[int(n) for n in args.rules_per_batch.split(",")])
     log(f"trainable rows {len(sampler.rows)} ({len(generated)} generated; held-out categories and dev removed); "
         f"{sampler.n_relabelled} priorities set to their near-duplicate group's majority")
 

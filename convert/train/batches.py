@@ -23,6 +23,7 @@ Rows of held-out categories and dev rows are never used. No torch here.
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -31,12 +32,13 @@ from typing import Optional
 from notifclf.folder_codes import CODES, code_folders
 from notifclf.folders import Folder
 from notifclf.notification import Notification
+from notifclf.preference_hints import MAX_HINT_TOKENS, matching_preferences
 from notifclf.prompt import MAX_PROMPT_EXAMPLES, PromptExample, build_prompt, training_answer
 
 from .folder_sets import FolderSet, FolderSetSampler
 from .holdout import trainable_category
 from .injection import inject
-from .preferences import Preference, apply_preferences, sample_preference
+from .preferences import Preference, apply_preferences, mentions, sample_preference
 from .rows import is_dev, majority_priorities, notification_of, row_app
 from .taxonomy import Taxonomy
 
@@ -106,17 +108,20 @@ class ExampleBuilder:
         self.max_user_tokens = max_user_tokens
         self.bos_ids = list(bos_ids)  # what the runtime's tokenizer puts before the prompt (Gemma's <bos>)
 
-    def pieces(self, sc: Scenario, row: dict):
-        return build_prompt(self.template, sc.folders, sc.instructions, notification_of(row), examples=sc.examples)
+    def pieces(self, sc: Scenario, row: dict, hints: Sequence[str] = ()):
+        return build_prompt(self.template, sc.folders, sc.instructions, notification_of(row), examples=sc.examples,
+                            hints=hints)
 
     def prefix_ids(self, sc: Scenario) -> list[int]:
         pieces = build_prompt(self.template, sc.folders, sc.instructions, Notification(title="x"),
                               examples=sc.examples)
         return self.bos_ids + self.encode(pieces.prefix, True)
 
-    def example(self, sc: Scenario, row: dict, folder: str, priority: int) -> Example:
-        pieces = self.pieces(sc, row)
+    def example(self, sc: Scenario, row: dict, folder: str, priority: int, hints: Sequence[str] = ()) -> Example:
+        pieces = self.pieces(sc, row, hints)
         user = self.encode(pieces.user, False)[: self.max_user_tokens]
+        if pieces.hint:
+            user += self.encode(pieces.hint, False)[:MAX_HINT_TOKENS]
         suffix = self.encode(pieces.suffix, True)
         answer = self.encode(training_answer(folder, priority), False) + self.eot_ids
         return Example(ids=user + suffix + answer, n_answer=len(answer), folder=folder, priority=priority)
@@ -130,13 +135,41 @@ class Batch:
     row_ids: list[str]
 
 
+# Capitalized words that are not names a rule would be about.
+_NOT_NAMES = frozenset("monday tuesday wednesday thursday friday saturday sunday january february march april june "
+                       "july august september october november december".split())
+_CAPITALIZED = re.compile(r"(?<![\w'])[A-Z][a-z]{3,}(?![\w'])")
+_MID_SENTENCE = re.compile(r"(?<=[a-z,] )[A-Z][a-z]{3,}(?![\w'])")
+_LOWER = re.compile(r"(?<![\w'])[a-z]{4,}(?![\w'])")
+
+
+def mentioned_names(rows: Sequence[dict], apps: set[str], fewest: int = 4, most: int = 80) -> dict[str, list[int]]:
+    """Names that titles and bodies mention (capitalized words written so in mid-sentence and never in lower case:
+    Halvorsen, Figma), in ``fewest``-``most`` rows and not an app's own name -> the indices of the rows that mention
+    them."""
+    lower: set[str] = set()
+    mid: set[str] = set()
+    found: dict[str, set[int]] = {}
+    for i, r in enumerate(rows):
+        text = f"{r.get('title') or ''}\n{r.get('body') or ''}"
+        lower.update(_LOWER.findall(text))
+        mid.update(w.casefold() for w in _MID_SENTENCE.findall(text))
+        for word in _CAPITALIZED.findall(text):
+            found.setdefault(word.casefold(), set()).add(i)
+    return {name: [i for i in sorted(idx) if mentions(rows[i], name)] for name, idx in found.items()
+            if fewest <= len(idx) <= most and name in mid and name not in lower and name not in apps
+            and name not in _NOT_NAMES}
+
+
 class BatchSampler:
     """Deterministic batches over the trainable rows (no dev rows, no held-out categories)."""
 
     def __init__(self, rows: Sequence[dict], builder: ExampleBuilder, taxonomy: Taxonomy, batch_size: int = 8,
                  seed: int = 0, inject_rate: float = 0.0, majority_priority: bool = True, folder_codes: bool = False,
                  near_misses: bool = False, random_codes: bool = False, repeat_codes: bool = False,
-                 near_miss_rate: float = 0.3, scoped_conventions: float = 0.0, examples_rate: float = 0.35):
+                 near_miss_rate: float = 0.3, scoped_conventions: float = 0.0, examples_rate: float = 0.35,
+                 preference_hints: bool = False, preferences_rate: float = 0.4,
+                 rules_per_batch: Sequence[int] = (1, 1, 2, 3)):
         """``folder_codes``: list the folders as letter codes and train the code as the answer (folder_codes.py).
         ``random_codes`` (with ``folder_codes``): in half of the batches the codes are random letters in alphabetical
         order (A, D, K... instead of A, B, C...), so every letter is trained about as often as every other and a
@@ -148,12 +181,21 @@ class BatchSampler:
         ``scoped_conventions``: the share of app conventions that are about an app whose rows the defaults file under
         several folders, limited to one of those folders (``Preference.within``); the app's other rows are then its
         first near misses.
-        ``examples_rate``: the share of batches with worked examples (half of them showing a convention)."""
+        ``examples_rate``: the share of batches with worked examples (half of them showing a convention).
+        ``preferences_rate``: the share of batches that state preferences, ``rules_per_batch`` how many (drawn from
+        the sequence, e.g. ``(1, 1, 2, 3)``).
+        ``preference_hints``: open each row's user turn with the stated preferences that share a word with it, as
+        the runtime does for a model trained so (``notifclf.preference_hints``)."""
         for name, rate in (("near_miss_rate", near_miss_rate), ("scoped_conventions", scoped_conventions),
-                           ("examples_rate", examples_rate)):
+                           ("examples_rate", examples_rate), ("preferences_rate", preferences_rate)):
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {rate}")
         self.scoped_conventions = scoped_conventions
+        self.preference_hints = preference_hints
+        self.preferences_rate = preferences_rate
+        if not rules_per_batch or min(rules_per_batch) < 1:
+            raise ValueError(f"rules_per_batch must be counts of 1 or more, got {rules_per_batch}")
+        self.rules_per_batch = tuple(rules_per_batch)
         self.examples_rate = examples_rate
         self.builder = builder
         self.folder_codes = folder_codes
@@ -184,6 +226,8 @@ class BatchSampler:
                                  if len(self.by_app[row_app(r)]) >= 8 and r.get("app_name")})
         self.senders = sorted({(r.get("title") or "").strip() for r in self.rows
                                if len(self.by_sender.get((r.get("title") or "").strip().casefold(), ())) >= 6})
+        self.by_mention = mentioned_names(self.rows, {row_app(r) for r in self.rows})
+        self.names = sorted({self._display_name(k) for k in self.by_mention})
         allowed = [k for k, idx in self.by_category.items() if len(idx) >= 5]
         self.topics = [(k, taxonomy.categories[k].en[0], taxonomy.categories[k].zh) for k in allowed]
         apps_by_category: dict[str, set[str]] = {}
@@ -203,6 +247,9 @@ class BatchSampler:
         for k, idx in self.by_category.items():
             self.by_group.setdefault(self.group_of.get(k, k), []).extend(idx)
 
+    def _display_name(self, key: str) -> str:
+        return key[0].upper() + key[1:]
+
     def label(self, sc: Scenario, i: int) -> Optional[Label]:
         return sc.label(self.rows[i], self.cats[i], self.priorities[i])
 
@@ -212,6 +259,8 @@ class BatchSampler:
             rows = self.by_app.get(p.app, [])
         elif p.sender is not None:
             rows = self.by_sender.get(p.sender, [])
+        elif p.mention is not None:
+            rows = self.by_mention.get(p.mention, [])
         else:
             rows = self.by_category.get(p.category or "", [])
         if p.within is None:
@@ -311,9 +360,10 @@ class BatchSampler:
         fs = self.folder_sets.sample(rng)
         names = [f.name for f in fs.folders]
         prefs: list[Preference] = []
-        if rng.random() < 0.4:
-            for _ in range(rng.choice([1, 1, 2, 3])):
-                prefs.append(sample_preference(rng, names, self.app_names, self.senders, self.topics))
+        if rng.random() < self.preferences_rate:
+            for _ in range(rng.choice(self.rules_per_batch)):
+                prefs.append(sample_preference(rng, names, self.app_names, self.senders, self.topics,
+                                               names=self.names))
         with_examples = rng.random() < self.examples_rate
         if with_examples and rng.random() < 0.5:
             convention = sample_preference(rng, names, self.app_names, self.senders, self.topics, stated=False)
@@ -356,6 +406,7 @@ class BatchSampler:
             row = self.rows[i]
             if self.inject_rate and rng.random() < self.inject_rate:
                 row = inject(row, rng, names, (f, p))  # the label (f, p) comes from the original row
-            examples.append(self.builder.example(sc, row, codes.get(f, f), p))
+            hints = matching_preferences(sc.instructions, notification_of(row), names) if self.preference_hints else ()
+            examples.append(self.builder.example(sc, row, codes.get(f, f), p, hints))
         return Batch(scenario=sc, prefix=self.builder.prefix_ids(sc), examples=examples,
                      row_ids=[self.rows[i]["id"] for i, _ in picked])

@@ -1,6 +1,8 @@
 """The user's free-text preferences, as training sees them: a sentence in the prompt and the exact rule behind it.
 
-A ``Preference`` matches rows by app, by sender (a chat title such as "Mom" or "老板") or by category, and sets the
+A ``Preference`` matches rows by app, by sender (a chat title such as "Mom" or "老板", sometimes introduced as "my
+colleague Mom"), by a name the title or body mentions (a shop, a project, a person: "Anything mentioning Halvorsen")
+or by category, and sets the
 folder, the priority or both; its sentence says a priority as a number ("priority 3") or in words ("urgent", "can
 always wait"), as users write them. A label changes exactly when a rule matches the row; rows no rule matches keep
 their label, so preferences are not over-applied. A preference with an empty text is an unstated *convention*: the
@@ -12,6 +14,7 @@ promotions where they were, as a user's corrections usually mean.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
@@ -24,6 +27,9 @@ PRIORITY_WORDS = {1: ("low priority", "not urgent", "unimportant"),
                   3: ("urgent", "top priority", "important right away")}
 PRIORITY_VERBS = {1: "can always wait", 2: "can wait until later today", 3: "needs my attention right away"}
 PRIORITY_WORDS_ZH = {1: "不急", 2: "今天看就行", 3: "紧急"}
+# How a sender rule may introduce the sender ("Anything from my landlord Anna"): who they are is not what matches.
+SENDER_ROLES = ("", "", "", "my colleague ", "my friend ", "my landlord ", "my coach ", "my sister ", "my neighbour ",
+                "my client ", "my teacher ", "my manager ")
 
 _TEMPLATES = {
     ("app", "priority"): ("Anything from {app} is priority {p}.", "{app} notifications are always priority {p}.",
@@ -40,6 +46,13 @@ _TEMPLATES = {
     ("sender", "folder"): ("Messages from {sender} go to {folder}.", "{sender} 的消息放进「{folder}」。",
                            "Put {sender}'s messages in {folder}."),
     ("sender", "both"): ("Messages from {sender}: {folder}, priority {p}.", "{sender} goes in {folder} and is {pw}."),
+    ("mention", "priority"): ("Anything mentioning {kw} is priority {p}.", "Anything about {kw} is {pw}.",
+                              "Notifications that mention {kw} {pv}.", "提到 {kw} 的通知优先级都是 {p}。",
+                              "Lo que mencione {kw} es prioridad {p}."),
+    ("mention", "folder"): ("Anything about {kw} goes in {folder}.", "Put anything mentioning {kw} in {folder}.",
+                            "提到 {kw} 的都放进「{folder}」。"),
+    ("mention", "both"): ("Anything about {kw}: {folder}, priority {p}.",
+                          "Anything mentioning {kw} goes in {folder} and is {pw}."),
     ("category", "folder"): ("{topic}: put those in {folder}.", "I want {topic_lc} in {folder}.",
                              "{topic_zh}都放进「{folder}」。", "Anything about {topic_lc} goes in {folder}."),
     ("category", "priority"): ("{topic} are always priority {p} for me.", "Rate {topic_lc} as priority {p}.",
@@ -54,6 +67,7 @@ class Preference:
     text: str                         # the sentence in the prompt; "" for a convention shown only by examples
     app: Optional[str] = None         # casefolded app name
     sender: Optional[str] = None      # casefolded title of a chat message
+    mention: Optional[str] = None     # casefolded name, matched as a whole word in the title or body
     category: Optional[str] = None
     folder: Optional[str] = None
     priority: Optional[int] = None
@@ -66,7 +80,20 @@ class Preference:
             return row_app(row) == self.app
         if self.sender is not None:
             return (row.get("title") or "").strip().casefold() == self.sender
+        if self.mention is not None:
+            return mentions(row, self.mention)
         return self.category is not None and category == self.category
+
+
+def _person_like(name: str) -> bool:
+    """A chat title that reads as a person's name ("Anna", "Tom Becker"), which a role may introduce."""
+    return name.isascii() and name[:1].isupper() and name.replace(" ", "").isalpha()
+
+
+def mentions(row: dict, name: str) -> bool:
+    """Whether the row's title or body has ``name`` (casefolded) as a whole word."""
+    text = f"{row.get('title') or ''} {row.get('body') or ''}".casefold()
+    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None
 
 
 def apply_preferences(prefs: Sequence[Preference], row: dict, category: Optional[str]
@@ -81,14 +108,17 @@ def apply_preferences(prefs: Sequence[Preference], row: dict, category: Optional
 
 
 def sample_preference(rng: random.Random, folders: Sequence[str], apps: Sequence[str], senders: Sequence[str],
-                      categories: Sequence[tuple[str, str, str]], stated: bool = True) -> Preference:
-    """One rule, its priority said as a number or in words. ``apps``/``senders``: display names; ``categories``:
-    (key, English topic, Chinese topic)."""
-    by = rng.choice(["app", "app", "sender", "category"] if senders else ["app", "app", "category"])
+                      categories: Sequence[tuple[str, str, str]], stated: bool = True,
+                      names: Sequence[str] = ()) -> Preference:
+    """One rule, its priority said as a number or in words. ``apps``/``senders``/``names`` (names mentioned in
+    rows): display forms; ``categories``: (key, English topic, Chinese topic). Conventions (``stated=False``) are
+    never about a mention."""
+    kinds = ["app", "app", "category"] + (["sender"] if senders else []) + (["mention"] if names and stated else [])
+    by = rng.choice(kinds)
     what = rng.choice(["priority", "priority", "folder", "both"] if by == "app" else ["priority", "folder", "both"])
     p = rng.choice([1, 2, 3, 3]) if what != "folder" else None
     folder = rng.choice(list(folders)) if what != "priority" else None
-    app = sender = category = None
+    app = sender = category = mention = None
     slots = {"p": p, "pw": rng.choice(PRIORITY_WORDS[p]) if p else "", "pv": PRIORITY_VERBS.get(p, ""),
              "pw_zh": PRIORITY_WORDS_ZH.get(p, ""), "folder": folder}
     if by == "app":
@@ -96,9 +126,13 @@ def sample_preference(rng: random.Random, folders: Sequence[str], apps: Sequence
         app, slots["app"] = display.casefold(), display
     elif by == "sender":
         display = rng.choice(list(senders))
-        sender, slots["sender"] = display.casefold(), display
+        sender, slots["sender"] = display.casefold(), (rng.choice(SENDER_ROLES) if _person_like(display) else "") + display
+    elif by == "mention":
+        display = rng.choice(list(names))
+        mention, slots["kw"] = display.casefold(), display
     else:
         category, topic, topic_zh = rng.choice(list(categories))
         slots["topic"], slots["topic_lc"], slots["topic_zh"] = topic[0].upper() + topic[1:], topic, topic_zh
     text = rng.choice(_TEMPLATES[(by, what)]).format(**slots) if stated else ""
-    return Preference(text=text, app=app, sender=sender, category=category, folder=folder, priority=p)
+    return Preference(text=text, app=app, sender=sender, mention=mention, category=category, folder=folder,
+                      priority=p)

@@ -24,6 +24,7 @@ from ..folder_codes import FOLDER_LABELS, FOLDER_LABELS_KEY, code_folders
 from ..folders import Folder
 from .runtime import GrammarSampler, LlamaRuntime
 from ..notification import Notification
+from ..preference_hints import MAX_HINT_TOKENS, PREFERENCE_HINTS_KEY, matching_preferences
 from ..prompt import PromptExample, build_prompt, notification_fields
 from ..result import Classification
 from ..schema import PRIORITIES, grammar_from_schema, output_schema, render_answer, validate_output
@@ -60,9 +61,10 @@ class Inspection:
     """What the model is given for one notification (:meth:`notifclf.Classifier.inspect`).
 
     ``prompt`` is the rendered chat prompt cut in three: the system prompt and template text (``prefix``, its KV state
-    computed once per folder set), the notification's fields (``user``, data: special tokens are never parsed in it)
-    and the rest of the template (``suffix``). The token tuples are what llama.cpp decodes; ``user_tokens`` is cut to
-    ``max_notification_tokens`` (``user_tokens_dropped`` were cut off). ``user_special_tokens`` lists control or
+    computed once per folder set), the notification's fields (``user``, data: special tokens are never parsed in it),
+    for a model trained so the preferences that may apply (``hint``, data too) and the rest of the template
+    (``suffix``). The token tuples are what llama.cpp decodes; ``user_tokens`` are the notification's, cut to
+    ``max_notification_tokens`` (``user_tokens_dropped`` were cut off), then the hint's. ``user_special_tokens`` lists control or
     user-defined tokens (``<|im_start|>``, ``<think>``) among ``user_tokens``: always empty, by construction.
     """
 
@@ -129,10 +131,13 @@ class Engine:
             self.runtime.close()
             raise ModelIntegrityError(f"{model_path}: {FOLDER_LABELS_KEY} = {self.folder_labels!r} is none of "
                                       f"{', '.join(FOLDER_LABELS)}: a model file this version cannot read")
+        # A model trained with the preferences that may apply repeated in the user turn (preference_hints.py).
+        self.preference_hints = self.runtime.metadata(PREFERENCE_HINTS_KEY) == "yes"
         self.folder_prior = folder_prior
         self.max_notification_tokens = max_notification_tokens
+        self._max_tail_data = max_notification_tokens + (MAX_HINT_TOKENS if self.preference_hints else 0)
         self._decoding = decoding
-        self._n_batch = max(512, -(-(max_notification_tokens + 128) // 64) * 64)
+        self._n_batch = max(512, -(-(self._max_tail_data + 128) // 64) * 64)
         self._template = (self.runtime.chat_template() or FALLBACK_TEMPLATES.get(chat_format)
                           or fallback_template(self.runtime.metadata("general.architecture") or ""))
         bos = self.runtime.bos_id
@@ -167,6 +172,19 @@ class Engine:
         return build_prompt(self._template, setup.folders, setup.instructions, note, examples=setup.examples,
                             bos_token=self._bos_text)
 
+    def _hint_tokens(self, pieces: PromptPieces) -> list[int]:
+        return self.runtime.tokenize_data(pieces.hint)[:MAX_HINT_TOKENS] if pieces.hint else []
+
+    def _render_note(self, prepared: _Prepared, note: Notification) -> PromptPieces:
+        """The prompt of one notification as the model is shown it, with the preferences that may apply to it when
+        the model was trained so."""
+        setup = prepared.setup
+        hints = (matching_preferences(setup.instructions, note, [f.name for f in setup.folders])
+                 if self.preference_hints else ())
+        shown = prepared.shown
+        return build_prompt(self._template, shown.folders, shown.instructions, note, examples=shown.examples,
+                            hints=hints, bos_token=self._bos_text)
+
     def _prefix_tokens(self, prefix: str) -> list[int]:
         return self.runtime.tokenize(prefix, special=True, add_bos=self.runtime.add_bos)
 
@@ -183,7 +201,7 @@ class Engine:
         n_prefix = len(self._prefix_tokens(pieces.prefix))
         n_suffix = len(rt.tokenize(pieces.suffix, special=True))
         max_answer = max(len(rt.tokenize(render_answer(f.name, 1), special=False)) for f in shown.folders) + 4
-        needed = n_prefix + self.max_notification_tokens + n_suffix + max_answer
+        needed = n_prefix + self._max_tail_data + n_suffix + max_answer
         if needed > rt.n_ctx_train:
             raise PromptTooLongError(
                 f"the system prompt takes {n_prefix} tokens; with {self.max_notification_tokens} notification tokens it "
@@ -208,12 +226,12 @@ class Engine:
     def inspect(self, setup: PromptSetup, note: Notification) -> Inspection:
         prepared = self.prepare(setup)
         rt = self.runtime
-        pieces = self.render(prepared.shown, note)
+        pieces = self._render_note(prepared, note)
         user = rt.tokenize_data(pieces.user)
-        kept = tuple(user[: self.max_notification_tokens])
+        kept = tuple(user[: self.max_notification_tokens]) + tuple(self._hint_tokens(pieces))
         return Inspection(prompt=pieces, prefix_tokens=tuple(self._prefix_tokens(pieces.prefix)), user_tokens=kept,
                           suffix_tokens=tuple(rt.tokenize(pieces.suffix, special=True)),
-                          user_tokens_dropped=len(user) - len(kept),
+                          user_tokens_dropped=max(0, len(user) - self.max_notification_tokens),
                           user_special_tokens=tuple(t for t in kept if rt.is_special(t)),
                           max_notification_tokens=self.max_notification_tokens,
                           max_answer_tokens=prepared.max_answer_tokens, context_size=rt.n_ctx,
@@ -262,8 +280,8 @@ class Engine:
         rt = self.runtime
         tails = []
         for note in notes:
-            pieces = self.render(prepared.shown, note)
-            tails.append(rt.tokenize_data(pieces.user)[: self.max_notification_tokens]
+            pieces = self._render_note(prepared, note)
+            tails.append(rt.tokenize_data(pieces.user)[: self.max_notification_tokens] + self._hint_tokens(pieces)
                          + rt.tokenize(pieces.suffix, special=True))
         return tails
 

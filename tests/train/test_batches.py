@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from convert.train.batches import BatchSampler, ExampleBuilder, Scenario
+from convert.train.batches import BatchSampler, ExampleBuilder, Scenario, mentioned_names
 from convert.train.folder_sets import FolderSet, FolderSpec
 from convert.train.holdout import HELD_OUT_CATEGORIES
 from convert.train.injection import inject
@@ -17,7 +17,8 @@ from notifclf.dev_split import is_dev
 from notifclf.folder_codes import CODES
 from notifclf.folders import DEFAULT_FOLDERS, Folder
 from notifclf.notification import Notification
-from notifclf.prompt import PromptExample, build_prompt, training_answer
+from notifclf.preference_hints import MAX_HINT_TOKENS, matching_preferences
+from notifclf.prompt import PromptExample, build_prompt, training_answer, user_message
 
 from .fixtures import ROWS, fake_encode
 
@@ -229,3 +230,47 @@ def test_repeated_codes_follow_each_description_and_keep_the_rows_and_labels():
         assert a.examples and [(e.folder, e.priority) for e in a.examples] == [(e.folder, e.priority) for e in b.examples]
         assert b.prefix == fake_encode(build_prompt(None, b.scenario.folders, b.scenario.instructions,
                                                     Notification(title="x"), examples=b.scenario.examples).prefix, True)
+
+
+def test_preference_hints_end_the_user_turn_of_rows_a_stated_rule_shares_a_word_with():
+    plain = _sampler(inject_rate=0.0, preferences_rate=1.0)
+    hinted = _sampler(inject_rate=0.0, preferences_rate=1.0, preference_hints=True)
+    shown = 0
+    for step in range(40):
+        a, b = plain.batch(step), hinted.batch(step)
+        assert a.row_ids == b.row_ids and a.prefix == b.prefix
+        assert [(e.folder, e.priority) for e in a.examples] == [(e.folder, e.priority) for e in b.examples]
+        names = [f.name for f in b.scenario.folder_set.folders]
+        for rid, ex in zip(b.row_ids, b.examples):
+            note = notification_of(BY_ID[rid])
+            hints = matching_preferences(b.scenario.instructions, note, names)
+            pieces = build_prompt(None, DEFAULT_FOLDERS, "", note, hints=hints)
+            assert ex.ids[: -ex.n_answer] == (fake_encode(user_message(note), False)[:160]
+                                              + fake_encode(pieces.hint, False)[:MAX_HINT_TOKENS] + fake_encode(pieces.suffix, True))
+            shown += bool(hints)
+    assert shown > 20
+
+
+def test_the_preferences_rate_and_the_rules_per_batch_set_how_many_rules_batches_state():
+    def stated(step: int, **kw) -> int:
+        return sum(bool(p.text) for p in _sampler(**kw).batch(step).scenario.preferences)
+    assert all(stated(step, preferences_rate=0.0) == 0 for step in range(40))
+    assert all(stated(step, preferences_rate=1.0, rules_per_batch=(5,)) == 5 for step in range(40))
+    with pytest.raises(ValueError, match="rules_per_batch"):
+        _sampler(rules_per_batch=(0, 2))
+
+
+HALVORSEN = [{"id": f"h{i}", "app": "gmail", "app_name": "Gmail", "title": f"Invoice {i}",
+              "body": f"Sent to the {who} account, Halvorsen will review it", "folder": "Work", "priority": 2}
+             for i, who in enumerate(["north", "south", "east", "west", "main"])]
+
+
+def test_names_that_rows_mention_become_mention_rules_with_their_rows():
+    rows = ROWS + HALVORSEN + [dict(HALVORSEN[0], id="d0", body="Monday, Friday and Monday again, Zara said")]
+    found = mentioned_names(rows, {"zara"})
+    assert found == {"halvorsen": [len(ROWS) + i for i in range(5)]}     # not weekdays, app names or common words
+    sampler = _sampler(rows, inject_rate=0.0, preferences_rate=1.0)
+    assert sampler.names == ["Halvorsen"]
+    about = [p for step in range(120) for p in sampler.batch(step).scenario.preferences if p.mention]
+    assert about and all(p.mention == "halvorsen" and "Halvorsen" in p.text for p in about)
+    assert [sampler.rows[i]["id"] for i in sampler._rule_rows(about[0])] == [r["id"] for r in HALVORSEN]

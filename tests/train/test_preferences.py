@@ -60,3 +60,22 @@ def test_sampled_preferences_say_what_they_do():
         assert sample_preference(random.Random(1), ["F"], apps, senders, topics, stated=False).text == ""
     assert len(seen_kinds) == 3
     assert said == {(p, by_number) for p in (1, 2, 3) for by_number in (True, False)}  # numbers and words, all three
+
+
+def test_a_mention_rule_matches_the_name_as_a_whole_word_in_the_title_or_body():
+    rule = Preference("Anything mentioning Halvorsen is urgent.", mention="halvorsen", priority=3)
+    assert rule.applies(dict(ZARA, body="Halvorsen approved the invoice"), None)
+    assert rule.applies(dict(ZARA, title="Re: HALVORSEN contract"), None)
+    assert not rule.applies(dict(ZARA, body="the Halvorsens' party"), None)
+    assert not rule.applies(dict(ZARA, app_name="Halvorsen"), None)           # an app of that name is not a mention
+
+
+def test_mention_rules_name_what_they_match_and_conventions_are_never_mentions():
+    rng = random.Random(3)
+    sampled = [sample_preference(rng, ["Family"], ["Zara"], ["Mom"], [("weather", "weather", "天气")],
+                                 names=["Halvorsen"]) for _ in range(300)]
+    mentions = [p for p in sampled if p.mention is not None]
+    assert len(mentions) > 30 and all(p.mention == "halvorsen" and "Halvorsen" in p.text for p in mentions)
+    hidden = [sample_preference(rng, ["Family"], ["Zara"], ["Mom"], [("weather", "weather", "天气")], stated=False,
+                                names=["Halvorsen"]) for _ in range(100)]
+    assert not any(p.mention for p in hidden)
