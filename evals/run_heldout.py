@@ -5,8 +5,9 @@ Runs a model through the public API (greedy, grammar-constrained, exactly as use
 * every ``<name>.jsonl`` + ``<name>.folders.json`` in --data-dir (from ``evals/make_heldout_sets.py``):
   hand-written held-out folder sets, sampled sets of held-out concepts, held-out rows under the defaults, and
   in-distribution sampled sets;
-* evals/preferences.json: the cases a preference decides (both labels as the preference says), the cases none
-  decides, and those same untouched cases without the preferences (the "no worse" check);
+* evals/preferences*.json (the four defaults with six rules; a nurse's own five folders with six rules): the cases a
+  preference decides (both labels as the preference says), the cases none decides, and those same untouched cases
+  without the preferences (the "no worse" check);
 * evals/priority-clear.json: clear-cut priority cases.
 
     python evals/run_heldout.py [--model NAME|PATH] [--data-dir runs/eval/data] [--out runs/eval/heldout.json]
@@ -114,15 +115,17 @@ def run(model: str | None, data_dir: Path, only: str | None, folder_prior: str |
             clf.set_folders(folders)
             report["sets"][name] = score(clf, cases)
             print(f"{name:<32}{report['sets'][name]['n']:>5}  folder {report['sets'][name]['folder']:.1%}", flush=True)
-        if only is None or only == "preferences":
-            prefs = json.loads((EVALS / "preferences.json").read_text(encoding="utf-8"))
+        for path in sorted(EVALS.glob("preferences*.json")):
+            if only not in (None, "preferences", path.stem):
+                continue
+            prefs = json.loads(path.read_text(encoding="utf-8"))
             decided = [c for c in prefs["cases"] if c.get("decided_by") is not None]
             untouched = [c for c in prefs["cases"] if c.get("decided_by") is None]
             clf.set_folders(prefs["folders"], prefs["instructions"])
-            report["sets"]["preferences-decided"] = score(clf, decided)
-            report["sets"]["preferences-untouched"] = score(clf, untouched)
+            report["sets"][f"{path.stem}-decided"] = score(clf, decided)
+            report["sets"][f"{path.stem}-untouched"] = score(clf, untouched)
             clf.set_folders(prefs["folders"])
-            report["sets"]["preferences-untouched-without-prefs"] = score(clf, untouched)
+            report["sets"][f"{path.stem}-untouched-without-prefs"] = score(clf, untouched)
         if only is None or only == "priority-clear":
             clear = json.loads((EVALS / "priority-clear.json").read_text(encoding="utf-8"))
             clf.set_folders(clear["folders"])
