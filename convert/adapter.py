@@ -62,6 +62,7 @@ class LoraAdapter:
     pairs: dict[str, LoraPair] = field(default_factory=dict)  # by GGUF target name
     folder_labels: str = "names"  # how training showed folders: one of notifclf.folder_codes.FOLDER_LABELS
     preference_hints: bool = False  # trained with the preferences that may apply in the user turn
+    example_hints: bool = False     # trained with the most similar worked examples in the user turn
 
     def describe(self) -> dict[str, Any]:
         c = self.config
@@ -77,6 +78,7 @@ class LoraAdapter:
             "modules": len(self.pairs),
             "folder_labels": self.folder_labels,
             "preference_hints": self.preference_hints,
+            "example_hints": self.example_hints,
         }
 
 
@@ -189,7 +191,8 @@ def load_adapter(path: str | Path) -> LoraAdapter:
     r_pat, a_pat = config.get("rank_pattern") or {}, config.get("alpha_pattern") or {}
     trained = _training_config(path)
     adapter = LoraAdapter(path, config, folder_labels=_folder_labels(trained),
-                          preference_hints=bool(trained.get("preference_hints")))
+                          preference_hints=bool(trained.get("preference_hints")),
+                          example_hints=bool(trained.get("example_hints")))
     for module, ab in sorted(found.items()):
         missing = {"A", "B"} - ab.keys()
         if missing:

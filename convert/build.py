@@ -17,6 +17,7 @@ from pathlib import Path
 
 import gguf
 
+from notifclf.example_hints import EXAMPLE_HINTS_KEY
 from notifclf.folder_codes import FOLDER_LABELS_KEY
 from notifclf.preference_hints import PREFERENCE_HINTS_KEY
 
@@ -142,10 +143,10 @@ def build_model(
             lora = load_adapter(adapter)
             specs = model.tensors()
             validate_against(lora, {s.name: s.shape for s in specs if len(s.shape) == 2}, model.block_count)
-            metadata = [(k, v) for k, v in model.metadata() if k not in (FOLDER_LABELS_KEY, PREFERENCE_HINTS_KEY)]
+            marks = {PREFERENCE_HINTS_KEY: lora.preference_hints, EXAMPLE_HINTS_KEY: lora.example_hints}
+            metadata = [(k, v) for k, v in model.metadata() if k != FOLDER_LABELS_KEY and k not in marks]
             metadata.append((FOLDER_LABELS_KEY, gguf.GGUFValue(lora.folder_labels, gguf.GGUFValueType.STRING)))
-            if lora.preference_hints:
-                metadata.append((PREFERENCE_HINTS_KEY, gguf.GGUFValue("yes", gguf.GGUFValueType.STRING)))
+            metadata += [(k, gguf.GGUFValue("yes", gguf.GGUFValueType.STRING)) for k, on in marks.items() if on]
         log.info("base %s (%s, %d layers), adapter %s (%d modules)", base, model.architecture,
                  model.block_count, adapter, len(lora.pairs))
         tensor_types = _base_types(model, quant, keep_base_types)

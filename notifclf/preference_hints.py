@@ -25,7 +25,7 @@ from .notification import Notification
 PREFERENCE_HINTS_KEY = "notifclf.preference_hints"  # GGUF metadata: "yes" when the model was trained with hints
 MAX_HINTS = 3          # rules shown per notification, in the order the user wrote them
 MAX_HINT_CHARS = 200   # each rule's text as shown (the system prompt keeps it whole)
-MAX_HINT_TOKENS = 128  # the hint line's tokens, at most (runtime and training cut it alike)
+MAX_HINT_TOKENS = 128  # tokens of all that follows the notification (this line, example_hints' line), at most
 HINT_LABEL = "preferences that may apply"
 
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
@@ -66,9 +66,13 @@ def rule_sentences(instructions: str) -> list[str]:
     return [s.strip() for line in instructions.splitlines() for s in _SENTENCE_END.split(line) if s.strip()]
 
 
+def content_words(text: str, ignored: frozenset[str] = frozenset()) -> set[str]:
+    """The text's words of 3+ letters, casefolded, plurals folded, without function words and ``ignored``."""
+    return {_fold(w) for w in _WORD.findall(text)} - _FUNCTION_WORDS - ignored
+
+
 def _rule_keys(rule: str, ignored: frozenset[str]) -> tuple[set[str], set[str]]:
-    words = {_fold(w) for w in _WORD.findall(rule)} - ignored
-    return words, _cjk_pieces(rule) - _CJK_FUNCTION_PIECES
+    return content_words(rule, ignored), _cjk_pieces(rule) - _CJK_FUNCTION_PIECES
 
 
 def matching_preferences(instructions: str, notification: Notification, folder_names: Iterable[str] = ()
@@ -77,9 +81,9 @@ def matching_preferences(instructions: str, notification: Notification, folder_n
     content word with the notification; ``folder_names`` are not content words (every rule names a folder)."""
     if not instructions:
         return ()
-    ignored = _FUNCTION_WORDS | {_fold(w) for name in folder_names for w in _WORD.findall(name)}
+    ignored = frozenset(_fold(w) for name in folder_names for w in _WORD.findall(name))
     text = " ".join((notification.app, notification.title, notification.sub_text, notification.body))
-    words = {_fold(w) for w in _WORD.findall(text)}
+    words = content_words(text)
     shown: list[str] = []
     for rule in rule_sentences(instructions):
         keys, pieces = _rule_keys(rule, ignored)

@@ -2,7 +2,8 @@
 
 Layout: the system prompt lists the folders, the priority levels and the user's preferences; the user turn holds
 the notification's fields, each value JSON-quoted so notification text cannot forge a new field or turn, followed
-(for models trained so) by the preferences that may apply to it (:mod:`notifclf.preference_hints`).
+(for models trained so) by the preferences that may apply to it (:mod:`notifclf.preference_hints`) and the user's
+sorted notifications most like it (:mod:`notifclf.example_hints`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, replace
 from .chat_template import PromptPieces, render_pieces
 from .folders import Folder
 from .notification import Notification
+from .example_hints import EXAMPLE_HINT_LABEL
 from .preference_hints import hint_line
 from .schema import render_answer
 
@@ -112,14 +114,28 @@ def user_message(notification: Notification) -> str:
 
 
 def build_prompt(template: str | None, folders: Sequence[Folder], instructions: str, notification: Notification,
-                 *, examples: Sequence[PromptExample] = (), hints: Sequence[str] = (), bos_token: str = "",
-                 eos_token: str = "") -> PromptPieces:
-    """The full prompt for one notification, cut into cacheable prefix, user data and suffix. ``hints``: the
-    preferences that may apply to this notification (``preference_hints.matching_preferences``), for models trained
-    with them."""
+                 *, examples: Sequence[PromptExample] = (), hints: Sequence[str] = (),
+                 similar: Sequence[PromptExample] = (), bos_token: str = "", eos_token: str = "") -> PromptPieces:
+    """The full prompt for one notification, cut into cacheable prefix, user data and suffix. For models trained
+    with them: ``hints``, the preferences that may apply to this notification
+    (``preference_hints.matching_preferences``), and ``similar``, the examples most like it
+    (``example_hints.similar_examples``)."""
     pieces = render_pieces(template, system_prompt(folders, instructions, examples), user_message(notification),
                            bos_token=bos_token, eos_token=eos_token)
-    return replace(pieces, hint="\n" + hint_line(hints)) if hints else pieces
+    text = hint_text(hints, similar)
+    return replace(pieces, hint=text) if text else pieces
+
+
+def hint_text(hints: Sequence[str] = (), similar: Sequence[PromptExample] = ()) -> str:
+    """What follows the notification in the user turn ("" for nothing): the preferences that may apply
+    (:mod:`.preference_hints`) and the user's most similar sorted notifications (:mod:`.example_hints`), one JSON
+    line each, so no text in them can forge a field."""
+    lines = [hint_line(hints)] if hints else []
+    if similar:
+        shown = [{key: text[: EXAMPLE_FIELD_CHARS[key]] for key, text in notification_fields(ex.notification)
+                  if key in ("app", "title")} | {"folder": ex.folder, "priority": ex.priority} for ex in similar]
+        lines.append(f"{EXAMPLE_HINT_LABEL}: {json.dumps(shown, ensure_ascii=False)}")
+    return "".join("\n" + line for line in lines)
 
 
 def training_answer(folder: str, priority: int) -> str:

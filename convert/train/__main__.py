@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preference-hints", action="store_true",
                    help="open each row's user turn with the preferences that share a word with it, as the runtime "
                         "does for model files built from it (notifclf.preference_hints)")
+    p.add_argument("--example-hints", action="store_true",
+                   help="end each row's user turn with the worked examples most like it, as the runtime does for "
+                        "model files built from it (notifclf.example_hints)")
     p.add_argument("--inject-rate", type=float, default=0.12,
                    help="share of examples with a planted prompt injection (label unchanged)")
     return p
@@ -216,6 +219,7 @@ def main(argv=None) -> int:
                              repeat_codes=args.repeat_codes, near_miss_rate=args.near_miss_rate,
                              scoped_conventions=args.scoped_conventions, examples_rate=args.examples_rate,
                              preferences_rate=args.preferences_rate, preference_hints=args.preference_hints,
+                             example_hints=args.example_hints,
                              rules_per_batch=[int(n) for n in args.rules_per_batch.split(",")])
     log(f"trainable rows {len(sampler.rows)} ({len(generated)} generated; held-out categories and dev removed); "
         f"{sampler.n_relabelled} priorities set to their near-duplicate group's majority")

@@ -32,6 +32,7 @@ from typing import Optional
 from notifclf.folder_codes import CODES, code_folders
 from notifclf.folders import Folder
 from notifclf.notification import Notification
+from notifclf.example_hints import similar_examples
 from notifclf.preference_hints import MAX_HINT_TOKENS, matching_preferences
 from notifclf.prompt import MAX_PROMPT_EXAMPLES, PromptExample, build_prompt, training_answer
 
@@ -108,17 +109,18 @@ class ExampleBuilder:
         self.max_user_tokens = max_user_tokens
         self.bos_ids = list(bos_ids)  # what the runtime's tokenizer puts before the prompt (Gemma's <bos>)
 
-    def pieces(self, sc: Scenario, row: dict, hints: Sequence[str] = ()):
+    def pieces(self, sc: Scenario, row: dict, hints: Sequence[str] = (), similar: Sequence[PromptExample] = ()):
         return build_prompt(self.template, sc.folders, sc.instructions, notification_of(row), examples=sc.examples,
-                            hints=hints)
+                            hints=hints, similar=similar)
 
     def prefix_ids(self, sc: Scenario) -> list[int]:
         pieces = build_prompt(self.template, sc.folders, sc.instructions, Notification(title="x"),
                               examples=sc.examples)
         return self.bos_ids + self.encode(pieces.prefix, True)
 
-    def example(self, sc: Scenario, row: dict, folder: str, priority: int, hints: Sequence[str] = ()) -> Example:
-        pieces = self.pieces(sc, row, hints)
+    def example(self, sc: Scenario, row: dict, folder: str, priority: int, hints: Sequence[str] = (),
+                similar: Sequence[PromptExample] = ()) -> Example:
+        pieces = self.pieces(sc, row, hints, similar)
         user = self.encode(pieces.user, False)[: self.max_user_tokens]
         if pieces.hint:
             user += self.encode(pieces.hint, False)[:MAX_HINT_TOKENS]
@@ -168,7 +170,7 @@ class BatchSampler:
                  seed: int = 0, inject_rate: float = 0.0, majority_priority: bool = True, folder_codes: bool = False,
                  near_misses: bool = False, random_codes: bool = False, repeat_codes: bool = False,
                  near_miss_rate: float = 0.3, scoped_conventions: float = 0.0, examples_rate: float = 0.35,
-                 preference_hints: bool = False, preferences_rate: float = 0.4,
+                 preference_hints: bool = False, example_hints: bool = False, preferences_rate: float = 0.4,
                  rules_per_batch: Sequence[int] = (1, 1, 2, 3)):
         """``folder_codes``: list the folders as letter codes and train the code as the answer (folder_codes.py).
         ``random_codes`` (with ``folder_codes``): in half of the batches the codes are random letters in alphabetical
@@ -185,13 +187,15 @@ class BatchSampler:
         ``preferences_rate``: the share of batches that state preferences, ``rules_per_batch`` how many (drawn from
         the sequence, e.g. ``(1, 1, 2, 3)``).
         ``preference_hints``: open each row's user turn with the stated preferences that share a word with it, as
-        the runtime does for a model trained so (``notifclf.preference_hints``)."""
+        the runtime does for a model trained so (``notifclf.preference_hints``); ``example_hints``: end it with the
+        worked examples most like the row (``notifclf.example_hints``)."""
         for name, rate in (("near_miss_rate", near_miss_rate), ("scoped_conventions", scoped_conventions),
                            ("examples_rate", examples_rate), ("preferences_rate", preferences_rate)):
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {rate}")
         self.scoped_conventions = scoped_conventions
         self.preference_hints = preference_hints
+        self.example_hints = example_hints
         self.preferences_rate = preferences_rate
         if not rules_per_batch or min(rules_per_batch) < 1:
             raise ValueError(f"rules_per_batch must be counts of 1 or more, got {rules_per_batch}")
@@ -406,7 +410,9 @@ class BatchSampler:
             row = self.rows[i]
             if self.inject_rate and rng.random() < self.inject_rate:
                 row = inject(row, rng, names, (f, p))  # the label (f, p) comes from the original row
-            hints = matching_preferences(sc.instructions, notification_of(row), names) if self.preference_hints else ()
-            examples.append(self.builder.example(sc, row, codes.get(f, f), p, hints))
+            note = notification_of(row)
+            hints = matching_preferences(sc.instructions, note, names) if self.preference_hints else ()
+            similar = similar_examples(sc.examples, note) if self.example_hints else ()
+            examples.append(self.builder.example(sc, row, codes.get(f, f), p, hints, similar))
         return Batch(scenario=sc, prefix=self.builder.prefix_ids(sc), examples=examples,
                      row_ids=[self.rows[i]["id"] for i, _ in picked])

@@ -24,6 +24,7 @@ from ..folder_codes import FOLDER_LABELS, FOLDER_LABELS_KEY, code_folders
 from ..folders import Folder
 from .runtime import GrammarSampler, LlamaRuntime
 from ..notification import Notification
+from ..example_hints import EXAMPLE_HINTS_KEY, similar_examples
 from ..preference_hints import MAX_HINT_TOKENS, PREFERENCE_HINTS_KEY, matching_preferences
 from ..prompt import PromptExample, build_prompt, notification_fields
 from ..result import Classification
@@ -133,9 +134,12 @@ class Engine:
                                       f"{', '.join(FOLDER_LABELS)}: a model file this version cannot read")
         # A model trained with the preferences that may apply repeated in the user turn (preference_hints.py).
         self.preference_hints = self.runtime.metadata(PREFERENCE_HINTS_KEY) == "yes"
+        # ... and with the user's sorted notifications most like each one repeated after it (example_hints.py).
+        self.example_hints = self.runtime.metadata(EXAMPLE_HINTS_KEY) == "yes"
         self.folder_prior = folder_prior
         self.max_notification_tokens = max_notification_tokens
-        self._max_tail_data = max_notification_tokens + (MAX_HINT_TOKENS if self.preference_hints else 0)
+        self._max_tail_data = max_notification_tokens + (
+            MAX_HINT_TOKENS if self.preference_hints or self.example_hints else 0)
         self._decoding = decoding
         self._n_batch = max(512, -(-(self._max_tail_data + 128) // 64) * 64)
         self._template = (self.runtime.chat_template() or FALLBACK_TEMPLATES.get(chat_format)
@@ -176,14 +180,14 @@ class Engine:
         return self.runtime.tokenize_data(pieces.hint)[:MAX_HINT_TOKENS] if pieces.hint else []
 
     def _render_note(self, prepared: _Prepared, note: Notification) -> PromptPieces:
-        """The prompt of one notification as the model is shown it, with the preferences that may apply to it when
-        the model was trained so."""
-        setup = prepared.setup
+        """The prompt of one notification as the model is shown it, with the preferences that may apply to it and the
+        examples most like it when the model was trained so."""
+        setup, shown = prepared.setup, prepared.shown
         hints = (matching_preferences(setup.instructions, note, [f.name for f in setup.folders])
                  if self.preference_hints else ())
-        shown = prepared.shown
+        similar = similar_examples(shown.examples, note) if self.example_hints else ()
         return build_prompt(self._template, shown.folders, shown.instructions, note, examples=shown.examples,
-                            hints=hints, bos_token=self._bos_text)
+                            hints=hints, similar=similar, bos_token=self._bos_text)
 
     def _prefix_tokens(self, prefix: str) -> list[int]:
         return self.runtime.tokenize(prefix, special=True, add_bos=self.runtime.add_bos)

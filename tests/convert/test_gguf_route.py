@@ -126,17 +126,19 @@ def test_llama_mix_can_replace_the_base_layout(k256_bases: dict[str, Path], k256
 
 def test_an_adapter_trained_on_letter_codes_marks_the_model_file(k256_bases: dict[str, Path], k256_adapter: TinyAdapter,
                                                                   tmp_path: Path) -> None:
-    """``training.json`` saying folder_codes (and preference_hints) survives merge and quantization as GGUF metadata
+    """``training.json`` saying folder_codes (and preference_hints, example_hints) survives merge and quantization as GGUF metadata
     the runtime reads."""
     import shutil
 
     from convert.errors import AdapterError
     from notifclf.folder_codes import FOLDER_LABELS_KEY
+    from notifclf.example_hints import EXAMPLE_HINTS_KEY
     from notifclf.preference_hints import PREFERENCE_HINTS_KEY
 
     adapters = {"names": k256_adapter.path}
     for name, config in (("codes", '{"folder_codes": true}'),
-                         ("codes-repeated", '{"folder_codes": true, "repeat_codes": true, "preference_hints": true}')):
+                         ("codes-repeated", '{"folder_codes": true, "repeat_codes": true, "preference_hints": true, '
+                                            '"example_hints": true}')):
         adapters[name] = tmp_path / name
         shutil.copytree(k256_adapter.path, adapters[name])
         (adapters[name] / "training.json").write_text(f'{{"config": {config}}}')
@@ -145,9 +147,10 @@ def test_an_adapter_trained_on_letter_codes_marks_the_model_file(k256_bases: dic
         out = build_model(k256_bases["Q8_0"], adapter, tmp_path / f"{name}.gguf", "Q4_K_M", progress=False)
         reader = gguf.GGUFReader(out)
         labels[name] = reader.get_field(FOLDER_LABELS_KEY).contents()
-        hints[name] = reader.get_field(PREFERENCE_HINTS_KEY).contents() if reader.get_field(PREFERENCE_HINTS_KEY) else None
+        hints[name] = [reader.get_field(k).contents() if reader.get_field(k) else None
+                       for k in (PREFERENCE_HINTS_KEY, EXAMPLE_HINTS_KEY)]
     assert labels == {"names": "names", "codes": "codes", "codes-repeated": "codes-repeated"}
-    assert hints == {"names": None, "codes": None, "codes-repeated": "yes"}
+    assert hints == {"names": [None, None], "codes": [None, None], "codes-repeated": ["yes", "yes"]}
     coded = adapters["codes"]
     (coded / "training.json").write_text('{"config": ')
     with pytest.raises(AdapterError, match="training record"):

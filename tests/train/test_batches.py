@@ -14,11 +14,12 @@ from convert.train.preferences import Preference
 from convert.train.rows import notification_of
 from convert.train.taxonomy import load_taxonomy
 from notifclf.dev_split import is_dev
+from notifclf.example_hints import similar_examples
 from notifclf.folder_codes import CODES
 from notifclf.folders import DEFAULT_FOLDERS, Folder
 from notifclf.notification import Notification
 from notifclf.preference_hints import MAX_HINT_TOKENS, matching_preferences
-from notifclf.prompt import PromptExample, build_prompt, training_answer, user_message
+from notifclf.prompt import PromptExample, build_prompt, hint_text, training_answer, user_message
 
 from .fixtures import ROWS, fake_encode
 
@@ -274,3 +275,22 @@ def test_names_that_rows_mention_become_mention_rules_with_their_rows():
     about = [p for step in range(120) for p in sampler.batch(step).scenario.preferences if p.mention]
     assert about and all(p.mention == "halvorsen" and "Halvorsen" in p.text for p in about)
     assert [sampler.rows[i]["id"] for i in sampler._rule_rows(about[0])] == [r["id"] for r in HALVORSEN]
+
+
+def test_example_hints_end_the_user_turn_with_the_worked_examples_most_like_the_row():
+    plain = _sampler(inject_rate=0.0, examples_rate=1.0, folder_codes=True)
+    hinted = _sampler(inject_rate=0.0, examples_rate=1.0, folder_codes=True, example_hints=True)
+    shown = 0
+    for step in range(30):
+        a, b = plain.batch(step), hinted.batch(step)
+        assert a.row_ids == b.row_ids and a.prefix == b.prefix
+        assert [(e.folder, e.priority) for e in a.examples] == [(e.folder, e.priority) for e in b.examples]
+        for rid, ex in zip(b.row_ids, b.examples):
+            note = notification_of(BY_ID[rid])
+            similar = similar_examples(b.scenario.examples, note)
+            assert all(s.folder in CODES for s in similar)                 # shown as the model reads folders
+            hint = fake_encode(hint_text((), similar), False)[:MAX_HINT_TOKENS]
+            assert ex.ids[: -ex.n_answer] == (fake_encode(user_message(note), False)[:160] + hint
+                                              + fake_encode(build_prompt(None, DEFAULT_FOLDERS, "", note).suffix, True))
+            shown += bool(similar)
+    assert shown > 30
