@@ -6,7 +6,9 @@ A batch shares one system prompt, so its KV state is computed once. ``BatchSampl
 * folder set (``folder_sets.py``): 30% the defaults (as shipped or varied), 20% defaults + category folders, 50%
   folder sets built from the taxonomy; 30% of category descriptions name 1-3 of the category's apps (apps with 3+
   trainable rows), and 20% of the non-default sets get a folder defined by 1-4 apps, which wins for those apps' rows;
-* 40% of batches state 1-3 preferences (``preferences.py``); about half the rows are ones a preference decides,
+* 40% of batches (``preferences_rate``) state 1-3 preferences (``rules_per_batch``; ``preferences.py``: rules by app,
+  sender, category or a name the row mentions, from ``mentioned_names``); about half the rows are ones a preference
+  decides,
   and (with ``near_misses``) about 15% (``near_miss_rate`` 0.3) are near misses it does not decide: the same
   category from other apps or senders, or the same group from other categories, so a rule is learnt as narrowly as
   it is written;
@@ -15,7 +17,9 @@ A batch shares one system prompt, so its KV state is computed once. ``BatchSampl
   touches follow it too; otherwise the examples are ordinary and change nothing. With ``scoped_conventions``, that
   share of the app conventions are about an app whose rows the defaults file under several folders, and touch only one
   of them (its receipts, not its ads);
-* a share of rows carries a planted prompt injection with the true label kept (``injection.py``).
+* a share of rows carries a planted prompt injection with the true label kept (``injection.py``);
+* with ``preference_hints`` / ``example_hints``, each row's user turn ends like the runtime's for a model trained so:
+  the stated preferences that share a word with it, the worked examples most like it.
 
 Rows of held-out categories and dev rows are never used. No torch here.
 """
