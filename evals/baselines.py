@@ -79,9 +79,11 @@ def embeddings(data_dir: Path, rows: list[dict]) -> dict:
         out[name] = accuracy(json.loads(folders_file.read_text(encoding="utf-8")), cases)
     defaults = [{"name": f.name, "description": f.description} for f in DEFAULT_FOLDERS]
     out["dev-defaults"] = accuracy(defaults, [r for r in rows if is_dev(r["id"])])
-    prefs = json.loads((EVALS / "preferences.json").read_text(encoding="utf-8"))
-    out["preferences-decided"] = accuracy(prefs["folders"], [c for c in prefs["cases"] if c.get("decided_by") is not None])
-    out["preferences-untouched"] = accuracy(prefs["folders"], [c for c in prefs["cases"] if c.get("decided_by") is None])
+    for path in sorted(EVALS.glob("preferences*.json")):
+        prefs = json.loads(path.read_text(encoding="utf-8"))
+        for part, decided in (("decided", True), ("untouched", False)):
+            cases = [c for c in prefs["cases"] if (c.get("decided_by") is not None) == decided]
+            out[f"{path.stem}-{part}"] = accuracy(prefs["folders"], cases)
     return out
 
 

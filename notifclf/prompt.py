@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from .chat_template import PromptPieces, render_pieces
+from .example_hints import EXAMPLE_HINT_LABEL
 from .folders import Folder
 from .notification import Notification
-from .example_hints import EXAMPLE_HINT_LABEL
 from .preference_hints import hint_line
 from .schema import render_answer
 

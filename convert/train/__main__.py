@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules-per-batch", default="1,1,2,3",
                    help="comma list the number of stated preferences per batch is drawn from, e.g. 1,2,3,4,5,6")
     p.add_argument("--preference-hints", action="store_true",
-                   help="open each row's user turn with the preferences that share a word with it, as the runtime "
+                   help="end each row's user turn with the preferences that share a word with it, as the runtime "
                         "does for model files built from it (notifclf.preference_hints)")
     p.add_argument("--example-hints", action="store_true",
                    help="end each row's user turn with the worked examples most like it, as the runtime does for "

@@ -20,11 +20,11 @@ from .answer_paths import AnswerPaths, build_answer_paths
 from ..chat_template import FALLBACK_TEMPLATES, PromptPieces, fallback_template
 from ..errors import ClassifierClosedError, ModelIntegrityError, OutputValidationError, PromptTooLongError
 from .fast_choice import Choice, choose, folder_distributions, priority_probs
+from ..example_hints import EXAMPLE_HINTS_KEY, similar_examples
 from ..folder_codes import FOLDER_LABELS, FOLDER_LABELS_KEY, code_folders
 from ..folders import Folder
 from .runtime import GrammarSampler, LlamaRuntime
 from ..notification import Notification
-from ..example_hints import EXAMPLE_HINTS_KEY, similar_examples
 from ..preference_hints import MAX_HINT_TOKENS, PREFERENCE_HINTS_KEY, matching_preferences
 from ..prompt import PromptExample, build_prompt, notification_fields
 from ..result import Classification
@@ -63,10 +63,11 @@ class Inspection:
 
     ``prompt`` is the rendered chat prompt cut in three: the system prompt and template text (``prefix``, its KV state
     computed once per folder set), the notification's fields (``user``, data: special tokens are never parsed in it),
-    for a model trained so the preferences that may apply (``hint``, data too) and the rest of the template
-    (``suffix``). The token tuples are what llama.cpp decodes; ``user_tokens`` are the notification's, cut to
-    ``max_notification_tokens`` (``user_tokens_dropped`` were cut off), then the hint's. ``user_special_tokens`` lists control or
-    user-defined tokens (``<|im_start|>``, ``<think>``) among ``user_tokens``: always empty, by construction.
+    for a model trained so the preferences and examples that may bear on it (``hint``, data too) and the rest of the
+    template (``suffix``). The token tuples are what llama.cpp decodes; ``user_tokens`` are the notification's, cut
+    to ``max_notification_tokens`` (``user_tokens_dropped`` were cut off), then the hint's. ``user_special_tokens``
+    lists control or user-defined tokens (``<|im_start|>``, ``<think>``) among ``user_tokens``: always empty, by
+    construction.
     """
 
     prompt: PromptPieces
