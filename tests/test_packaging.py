@@ -52,4 +52,5 @@ def test_every_registered_adapter_says_a_folder_style_the_runtime_reads():
               for spec in REGISTRY.values() if spec.source == "build"}
     assert set(labels.values()) <= set(FOLDER_LABELS)
     assert labels["notifclf-qwen2.5-coder-0.5b-codes-q4_k_m"] == "codes-repeated"
+    assert load_adapter(REPO / "models" / REGISTRY["notifclf-qwen2.5-coder-0.5b-codes-q4_k_m"].adapter).preference_hints
     assert labels["notifclf-qwen2.5-coder-0.5b-q4_k_m"] == "names"

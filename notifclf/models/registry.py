@@ -123,14 +123,15 @@ NOTIFCLF_QWEN25_CODER_05B_IQ4_NL = replace(
 )
 
 # The same base with an adapter trained on letter-coded folders, each code repeated after its description
-# (notifclf.folder_codes, "codes-repeated"): it reads folder sets it never saw better and rows under the default four
-# worse (README, Accuracy); best with Classifier(folder_orders=3).
+# (notifclf.folder_codes, "codes-repeated") and with the preferences that may apply repeated after each notification
+# (notifclf.preference_hints): it reads folder sets it never saw and free-text preferences better, rows under the
+# default four worse (README, Accuracy); best with Classifier(folder_orders=3).
 NOTIFCLF_QWEN25_CODER_05B_CODES = replace(
     NOTIFCLF_QWEN25_CODER_05B,
     name="notifclf-qwen2.5-coder-0.5b-codes-q4_k_m",
     file_name="notifclf-qwen2.5-coder-0.5b-codes-q4_k_m.gguf",
-    description="the notifclf fine-tune on letter-coded folders (A, B, ...): better on folder sets it never saw, "
-                "lower on rows under the defaults; use with folder_orders=3",
+    description="the notifclf fine-tune on letter-coded folders (A, B, ...): better on folder sets it never saw and "
+                "on preferences, lower on rows under the defaults; use with folder_orders=3",
     adapter="qwen2.5-coder-0.5b-notifclf-codes-lora",
 )
 
