@@ -2,8 +2,7 @@
 
 A ``Preference`` matches rows by app, by sender (a chat title such as "Mom" or "老板", sometimes introduced as "my
 colleague Mom"), by a name the title or body mentions (a shop, a project, a person: "Anything mentioning Halvorsen")
-or by category, and sets the
-folder, the priority or both; its sentence says a priority as a number ("priority 3") or in words ("urgent", "can
+or by category, and sets the folder, the priority or both; its sentence says a priority as a number ("priority 3") or in words ("urgent", "can
 always wait"), as users write them. A label changes exactly when a rule matches the row; rows no rule matches keep
 their label, so preferences are not over-applied. A preference with an empty text is an unstated *convention*: the
 user's worked examples show it (``batches.py``) and the evaluated rows follow it too. A convention may be *scoped* to
@@ -126,7 +125,8 @@ def sample_preference(rng: random.Random, folders: Sequence[str], apps: Sequence
         app, slots["app"] = display.casefold(), display
     elif by == "sender":
         display = rng.choice(list(senders))
-        sender, slots["sender"] = display.casefold(), (rng.choice(SENDER_ROLES) if _person_like(display) else "") + display
+        role = rng.choice(SENDER_ROLES) if _person_like(display) else ""
+        sender, slots["sender"] = display.casefold(), role + display
     elif by == "mention":
         display = rng.choice(list(names))
         mention, slots["kw"] = display.casefold(), display
