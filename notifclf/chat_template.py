@@ -46,9 +46,9 @@ class PromptPieces:
 
     ``prefix`` and ``suffix`` are template text (special tokens are parsed in them); ``user`` is data
     (special tokens are never parsed in it). ``prefix`` depends only on the system prompt, so its KV state
-    can be computed once per folder set. ``hint`` (data as well, the user's own rule text) follows ``user`` in the
-    same turn; it is kept apart so that cutting a long notification never cuts it
-    (:mod:`notifclf.preference_hints`).
+    can be computed once per folder set. ``hint`` (data as well: the user's rules and sorted notifications that
+    may bear on this one) follows ``user`` in the same turn; it is kept apart so that cutting a long notification
+    never cuts it (:mod:`notifclf.preference_hints`, :mod:`notifclf.example_hints`).
     """
 
     prefix: str

@@ -14,10 +14,11 @@ app counting two more, ties to the most recent; an example sharing no word is ne
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from .notification import Notification
-from .preference_hints import content_words
+from .preference_hints import content_words, notification_text
 
 if TYPE_CHECKING:
     from .prompt import PromptExample
@@ -27,8 +28,9 @@ MAX_EXAMPLE_HINTS = 2
 EXAMPLE_HINT_LABEL = "sorted by this user"
 
 
-def _words(note: Notification) -> set[str]:
-    return content_words(" ".join((note.app, note.title, note.sub_text, note.body)))
+@lru_cache(maxsize=256)  # the stored examples are the same for every notification: their words are read once
+def _words(note: Notification) -> frozenset[str]:
+    return frozenset(content_words(notification_text(note)))
 
 
 def similar_examples(examples: Sequence[PromptExample], notification: Notification,

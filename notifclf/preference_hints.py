@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from .notification import Notification
 
@@ -71,8 +72,18 @@ def content_words(text: str, ignored: frozenset[str] = frozenset()) -> set[str]:
     return {_fold(w) for w in _WORD.findall(text)} - _FUNCTION_WORDS - ignored
 
 
-def _rule_keys(rule: str, ignored: frozenset[str]) -> tuple[set[str], set[str]]:
-    return content_words(rule, ignored), _cjk_pieces(rule) - _CJK_FUNCTION_PIECES
+def notification_text(notification: Notification) -> str:
+    """The fields a hint is matched against: app, title, sub-text and body."""
+    return " ".join((notification.app, notification.title, notification.sub_text, notification.body))
+
+
+@lru_cache(maxsize=16)
+def _rules(instructions: str, folder_names: tuple[str, ...]) -> tuple[tuple[str, frozenset[str], frozenset[str]], ...]:
+    """Each rule with its content words and Chinese pieces: computed once per set of preferences, not per
+    notification."""
+    ignored = frozenset(_fold(w) for name in folder_names for w in _WORD.findall(name))
+    return tuple((rule, frozenset(content_words(rule, ignored)), frozenset(_cjk_pieces(rule) - _CJK_FUNCTION_PIECES))
+                 for rule in rule_sentences(instructions))
 
 
 def matching_preferences(instructions: str, notification: Notification, folder_names: Iterable[str] = ()
@@ -81,12 +92,10 @@ def matching_preferences(instructions: str, notification: Notification, folder_n
     content word with the notification; ``folder_names`` are not content words (every rule names a folder)."""
     if not instructions:
         return ()
-    ignored = frozenset(_fold(w) for name in folder_names for w in _WORD.findall(name))
-    text = " ".join((notification.app, notification.title, notification.sub_text, notification.body))
+    text = notification_text(notification)
     words = content_words(text)
     shown: list[str] = []
-    for rule in rule_sentences(instructions):
-        keys, pieces = _rule_keys(rule, ignored)
+    for rule, keys, pieces in _rules(instructions, tuple(folder_names)):
         if keys & words or any(p in text for p in pieces):
             shown.append(rule[:MAX_HINT_CHARS])
             if len(shown) == MAX_HINTS:
