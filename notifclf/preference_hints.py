@@ -58,8 +58,9 @@ def _fold(word: str) -> str:
     return word
 
 
-def _cjk_pieces(text: str) -> set[str]:
-    return {run[i: i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1)}
+def cjk_pieces(text: str) -> set[str]:
+    """The text's Chinese two-character pieces, without those any rule may use (通知, 优先...)."""
+    return {run[i: i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1)} - _CJK_FUNCTION_PIECES
 
 
 def rule_sentences(instructions: str) -> list[str]:
@@ -82,7 +83,7 @@ def _rules(instructions: str, folder_names: tuple[str, ...]) -> tuple[tuple[str,
     """Each rule with its content words and Chinese pieces: computed once per set of preferences, not per
     notification."""
     ignored = frozenset(_fold(w) for name in folder_names for w in _WORD.findall(name))
-    return tuple((rule, frozenset(content_words(rule, ignored)), frozenset(_cjk_pieces(rule) - _CJK_FUNCTION_PIECES))
+    return tuple((rule, frozenset(content_words(rule, ignored)), frozenset(cjk_pieces(rule)))
                  for rule in rule_sentences(instructions))
 
 

@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with preferences or a convention, also train on rows like a rule's that it does not decide")
     p.add_argument("--near-miss-rate", type=float, default=0.3,
                    help="with --near-misses: chance that a row not drawn from a rule's own rows is a near miss")
+    p.add_argument("--hint-miss-rate", type=float, default=0.0,
+                   help="in batches that state preferences: chance that a row shares a word with a stated rule it "
+                        "does not decide (the hint matcher's false positives), so a listed rule is also rejected")
     p.add_argument("--scoped-conventions", type=float, default=0.0,
                    help="share of app conventions limited to the rows the defaults file under one folder (an app's "
                         "receipts, not its ads), where the app's rows span several")
@@ -219,7 +222,7 @@ def main(argv=None) -> int:
                              repeat_codes=args.repeat_codes, near_miss_rate=args.near_miss_rate,
                              scoped_conventions=args.scoped_conventions, examples_rate=args.examples_rate,
                              preferences_rate=args.preferences_rate, preference_hints=args.preference_hints,
-                             example_hints=args.example_hints,
+                             example_hints=args.example_hints, hint_miss_rate=args.hint_miss_rate,
                              rules_per_batch=[int(n) for n in args.rules_per_batch.split(",")])
     log(f"trainable rows {len(sampler.rows)} ({len(generated)} generated; held-out categories and dev removed); "
         f"{sampler.n_relabelled} priorities set to their near-duplicate group's majority")

@@ -11,7 +11,8 @@ A batch shares one system prompt, so its KV state is computed once. ``BatchSampl
   decides,
   and (with ``near_misses``) about 15% (``near_miss_rate`` 0.3) are near misses it does not decide: the same
   category from other apps or senders, or the same group from other categories, so a rule is learnt as narrowly as
-  it is written;
+  it is written; with ``hint_miss_rate``, a further share shares a word with a stated rule it does not decide, so
+  that, with hints, a listed rule is sometimes one to reject;
 * 35% (``examples_rate``) carry 1-24 worked examples of the user's own sorting; in half of those the examples follow
   an unstated convention (an app, sender or topic filed or rated differently), shown by 1-5 examples, and the rows it
   touches follow it too; otherwise the examples are ordinary and change nothing. With ``scoped_conventions``, that
@@ -37,7 +38,8 @@ from notifclf.folder_codes import CODES, code_folders
 from notifclf.folders import Folder
 from notifclf.notification import Notification
 from notifclf.example_hints import similar_examples
-from notifclf.preference_hints import MAX_HINT_TOKENS, matching_preferences
+from notifclf.preference_hints import (MAX_HINT_TOKENS, cjk_pieces, content_words, matching_preferences,
+                                       notification_text)
 from notifclf.prompt import MAX_PROMPT_EXAMPLES, PromptExample, build_prompt, training_answer
 
 from .folder_sets import FolderSet, FolderSetSampler
@@ -175,7 +177,7 @@ class BatchSampler:
                  near_misses: bool = False, random_codes: bool = False, repeat_codes: bool = False,
                  near_miss_rate: float = 0.3, scoped_conventions: float = 0.0, examples_rate: float = 0.35,
                  preference_hints: bool = False, example_hints: bool = False, preferences_rate: float = 0.4,
-                 rules_per_batch: Sequence[int] = (1, 1, 2, 3)):
+                 rules_per_batch: Sequence[int] = (1, 1, 2, 3), hint_miss_rate: float = 0.0):
         """``folder_codes``: list the folders as letter codes and train the code as the answer (folder_codes.py).
         ``random_codes`` (with ``folder_codes``): in half of the batches the codes are random letters in alphabetical
         order (A, D, K... instead of A, B, C...), so every letter is trained about as often as every other and a
@@ -192,9 +194,14 @@ class BatchSampler:
         the sequence, e.g. ``(1, 1, 2, 3)``).
         ``preference_hints``: open each row's user turn with the stated preferences that share a word with it, as
         the runtime does for a model trained so (``notifclf.preference_hints``); ``example_hints``: end it with the
-        worked examples most like the row (``notifclf.example_hints``)."""
+        worked examples most like the row (``notifclf.example_hints``).
+        ``hint_miss_rate``: in batches that state preferences, the chance that a row is one a stated rule shares a
+        word with but does not decide (GitLab beside a GitHub rule, a bank's notice that mentions Venmo): the rows
+        :func:`~notifclf.preference_hints.matching_preferences` lists the rule for by mistake, so a model trained
+        with hints learns to reject a listed rule as well as to apply one."""
         for name, rate in (("near_miss_rate", near_miss_rate), ("scoped_conventions", scoped_conventions),
-                           ("examples_rate", examples_rate), ("preferences_rate", preferences_rate)):
+                           ("examples_rate", examples_rate), ("preferences_rate", preferences_rate),
+                           ("hint_miss_rate", hint_miss_rate)):
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {rate}")
         self.scoped_conventions = scoped_conventions
@@ -211,6 +218,7 @@ class BatchSampler:
         self.repeat_codes = repeat_codes
         self.near_misses = near_misses
         self.near_miss_rate = near_miss_rate
+        self.hint_miss_rate = hint_miss_rate
         self.batch_size = batch_size
         self.seed = seed
         self.inject_rate = inject_rate
@@ -252,6 +260,14 @@ class BatchSampler:
         self._rule_rows_cache: dict[Preference, list[int]] = {}
         self.by_group: dict[str, list[int]] = {}
         self._near_miss_cache: dict[Preference, list[int]] = {}
+        self._hint_miss_cache: dict[Preference, list[int]] = {}
+        self._texts: list[str] = []  # each row's text as the hint matcher reads it, and its words -> rows
+        self._by_word: dict[str, list[int]] = {}
+        if hint_miss_rate:
+            self._texts = [notification_text(notification_of(r)) for r in self.rows]
+            for i, text in enumerate(self._texts):
+                for w in content_words(text):
+                    self._by_word.setdefault(w, []).append(i)
         for k, idx in self.by_category.items():
             self.by_group.setdefault(self.group_of.get(k, k), []).extend(idx)
 
@@ -299,11 +315,28 @@ class BatchSampler:
             self._near_miss_cache[p] = near
         return self._near_miss_cache[p]
 
+    def _hint_miss_rows(self, p: Preference) -> list[int]:
+        """Rows sharing a content word (or a Chinese piece) with a stated rule that the rule does not decide."""
+        if p not in self._hint_miss_cache:
+            ignored = content_words(p.folder or "")
+            words = content_words(p.text, ignored)
+            found = {i for w in words for i in self._by_word.get(w, ())}
+            pieces = cjk_pieces(p.text)
+            if pieces:
+                found |= {i for i, text in enumerate(self._texts) if any(piece in text for piece in pieces)}
+            self._hint_miss_cache[p] = sorted(i for i in found if not p.applies(self.rows[i], self.cats[i]))
+        return self._hint_miss_cache[p]
+
     def _draw(self, rng: random.Random, sc: Scenario) -> int:
         """A row index: often one a rule decides (or a near miss) or one of the set's categories, else any row."""
         u = rng.random()
         if sc.preferences and u < 0.5:
             pool = self._rule_rows(rng.choice(sc.preferences))
+            if pool:
+                return rng.choice(pool)
+        stated = [p for p in sc.preferences if p.text]
+        if self.hint_miss_rate and stated and rng.random() < self.hint_miss_rate:
+            pool = self._hint_miss_rows(rng.choice(stated))
             if pool:
                 return rng.choice(pool)
         if self.near_misses and sc.preferences and rng.random() < self.near_miss_rate:

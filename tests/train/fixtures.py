@@ -13,6 +13,8 @@ ROWS = [
     {"id": "t8", "app": "uber", "app_name": "Uber", "title": "Your driver is arriving", "body": "Toyota Camry ABC123", "folder": "Alerts", "priority": 2},
     {"id": "t9", "app": "instagram", "app_name": "Instagram", "title": "New follower", "body": "anna started following you", "folder": "Personal", "priority": 1},
     {"id": "t10", "app": "telegram", "app_name": "Telegram", "title": "Mom", "body": "Call me when you land", "folder": "Personal", "priority": 2},
+    {"id": "h1", "app": "gmail", "app_name": "Gmail", "title": "Slack", "body": "You have 3 unread messages in Slack", "folder": "Work", "priority": 1},
+    {"id": "h2", "app": "alipay", "app_name": "支付宝", "title": "付款成功", "body": "您在淘宝的订单已付款 ¥59", "folder": "Alerts", "priority": 1},
 ] + [
     {"id": f"x{i}", "app": "slack", "app_name": "Slack", "title": f"msg {i}", "body": "can you review this?", "folder": "Work", "priority": 1 + i % 3}
     for i in range(40)

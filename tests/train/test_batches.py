@@ -18,7 +18,7 @@ from notifclf.example_hints import similar_examples
 from notifclf.folder_codes import CODES
 from notifclf.folders import DEFAULT_FOLDERS, Folder
 from notifclf.notification import Notification
-from notifclf.preference_hints import MAX_HINT_TOKENS, matching_preferences
+from notifclf.preference_hints import MAX_HINT_TOKENS, matching_preferences, notification_text
 from notifclf.prompt import PromptExample, build_prompt, hint_text, training_answer, user_message
 
 from .fixtures import ROWS, fake_encode
@@ -294,3 +294,30 @@ def test_example_hints_end_the_user_turn_with_the_worked_examples_most_like_the_
                                               + fake_encode(build_prompt(None, DEFAULT_FOLDERS, "", note).suffix, True))
             shown += bool(similar)
     assert shown > 30
+
+
+def _hint_misses(sampler: BatchSampler, steps: int = 300) -> int:
+    """Rows shown a stated rule as a hint that the rule does not decide."""
+    misses = 0
+    for step in range(steps):
+        b = sampler.batch(step)
+        names = [f.name for f in b.scenario.folder_set.folders]
+        stated = {p.text: p for p in b.scenario.preferences if p.text}
+        for rid in b.row_ids:
+            i = sampler.rows.index(BY_ID[rid])
+            hinted = matching_preferences(b.scenario.instructions, notification_of(BY_ID[rid]), names)
+            misses += any(not stated[h].applies(BY_ID[rid], sampler.cats[i]) for h in hinted if h in stated)
+    return misses
+
+
+def test_hint_misses_draw_rows_a_stated_rule_shares_a_word_with_but_does_not_decide():
+    sampler = _sampler(inject_rate=0.0, preference_hints=True, preferences_rate=1.0, hint_miss_rate=0.5)
+    slack = Preference("Slack can always wait.", app="slack", priority=1)
+    assert [sampler.rows[i]["id"] for i in sampler._hint_miss_rows(slack)] == ["h1"]  # Gmail, about Slack
+    chinese = Preference("来自 淘宝 的通知一律优先级 1。", app="淘宝", priority=1)
+    assert [sampler.rows[i]["id"] for i in sampler._hint_miss_rows(chinese)] == ["h2"]  # Alipay, about Taobao
+    plain = _sampler(inject_rate=0.0, preference_hints=True, preferences_rate=1.0)
+    assert _hint_misses(sampler) > 2 * _hint_misses(plain) + 5
+    assert _near_miss_share(sampler) >= 0  # labels still the scenario's (asserted inside)
+    with pytest.raises(ValueError, match="hint_miss_rate"):
+        _sampler(hint_miss_rate=-0.1)
