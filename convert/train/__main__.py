@@ -97,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hint-miss-rate", type=float, default=0.0,
                    help="in batches that state preferences: chance that a row shares a word with a stated rule it "
                         "does not decide (the hint matcher's false positives), so a listed rule is also rejected")
+    p.add_argument("--conventions-per-batch", default="1",
+                   help="comma list the number of unstated conventions in a batch showing one is drawn from")
+    p.add_argument("--corrections-only", type=float, default=0.0,
+                   help="share of batches with a convention whose worked examples are only the conventions' own "
+                        "(as in a user's store of corrections)")
     p.add_argument("--scoped-conventions", type=float, default=0.0,
                    help="share of app conventions limited to the rows the defaults file under one folder (an app's "
                         "receipts, not its ads), where the app's rows span several")
@@ -223,6 +228,8 @@ def main(argv=None) -> int:
                              scoped_conventions=args.scoped_conventions, examples_rate=args.examples_rate,
                              preferences_rate=args.preferences_rate, preference_hints=args.preference_hints,
                              example_hints=args.example_hints, hint_miss_rate=args.hint_miss_rate,
+                             conventions_per_batch=[int(n) for n in args.conventions_per_batch.split(",")],
+                             corrections_only=args.corrections_only,
                              rules_per_batch=[int(n) for n in args.rules_per_batch.split(",")])
     log(f"trainable rows {len(sampler.rows)} ({len(generated)} generated; held-out categories and dev removed); "
         f"{sampler.n_relabelled} priorities set to their near-duplicate group's majority")

@@ -15,7 +15,9 @@ A batch shares one system prompt, so its KV state is computed once. ``BatchSampl
   that, with hints, a listed rule is sometimes one to reject;
 * 35% (``examples_rate``) carry 1-24 worked examples of the user's own sorting; in half of those the examples follow
   an unstated convention (an app, sender or topic filed or rated differently), shown by 1-5 examples, and the rows it
-  touches follow it too; otherwise the examples are ordinary and change nothing. With ``scoped_conventions``, that
+  touches follow it too (with ``conventions_per_batch``, several conventions; with ``corrections_only``, a share of
+  those batches show the conventions' examples and nothing else, like a user's corrections); otherwise the examples
+  are ordinary and change nothing. With ``scoped_conventions``, that
   share of the app conventions are about an app whose rows the defaults file under several folders, and touch only one
   of them (its receipts, not its ads);
 * a share of rows carries a planted prompt injection with the true label kept (``injection.py``);
@@ -177,7 +179,8 @@ class BatchSampler:
                  near_misses: bool = False, random_codes: bool = False, repeat_codes: bool = False,
                  near_miss_rate: float = 0.3, scoped_conventions: float = 0.0, examples_rate: float = 0.35,
                  preference_hints: bool = False, example_hints: bool = False, preferences_rate: float = 0.4,
-                 rules_per_batch: Sequence[int] = (1, 1, 2, 3), hint_miss_rate: float = 0.0):
+                 rules_per_batch: Sequence[int] = (1, 1, 2, 3), hint_miss_rate: float = 0.0,
+                 conventions_per_batch: Sequence[int] = (1,), corrections_only: float = 0.0):
         """``folder_codes``: list the folders as letter codes and train the code as the answer (folder_codes.py).
         ``random_codes`` (with ``folder_codes``): in half of the batches the codes are random letters in alphabetical
         order (A, D, K... instead of A, B, C...), so every letter is trained about as often as every other and a
@@ -198,10 +201,13 @@ class BatchSampler:
         ``hint_miss_rate``: in batches that state preferences, the chance that a row is one a stated rule shares a
         word with but does not decide (GitLab beside a GitHub rule, a bank's notice that mentions Venmo): the rows
         :func:`~notifclf.preference_hints.matching_preferences` lists the rule for by mistake, so a model trained
-        with hints learns to reject a listed rule as well as to apply one."""
+        with hints learns to reject a listed rule as well as to apply one.
+        ``conventions_per_batch``: how many unstated conventions a batch showing one has (drawn from the sequence);
+        ``corrections_only``: the share of those batches whose worked examples are only the conventions' own, as in a
+        user's store of corrections, which holds the model's mistakes and nothing else."""
         for name, rate in (("near_miss_rate", near_miss_rate), ("scoped_conventions", scoped_conventions),
                            ("examples_rate", examples_rate), ("preferences_rate", preferences_rate),
-                           ("hint_miss_rate", hint_miss_rate)):
+                           ("hint_miss_rate", hint_miss_rate), ("corrections_only", corrections_only)):
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {rate}")
         self.scoped_conventions = scoped_conventions
@@ -211,6 +217,10 @@ class BatchSampler:
         if not rules_per_batch or min(rules_per_batch) < 1:
             raise ValueError(f"rules_per_batch must be counts of 1 or more, got {rules_per_batch}")
         self.rules_per_batch = tuple(rules_per_batch)
+        if not conventions_per_batch or min(conventions_per_batch) < 1:
+            raise ValueError(f"conventions_per_batch must be counts of 1 or more, got {conventions_per_batch}")
+        self.conventions_per_batch = tuple(conventions_per_batch)
+        self.corrections_only = corrections_only
         self.examples_rate = examples_rate
         self.builder = builder
         self.folder_codes = folder_codes
@@ -389,7 +399,10 @@ class BatchSampler:
             if p.text or shown:
                 kept.append(p)
         plain = Scenario(sc.folder_set, tuple(p for p in sc.preferences if p.text))
-        n_other = rng.randint(0, MAX_PROMPT_EXAMPLES - len(chosen)) if chosen else rng.randint(1, MAX_PROMPT_EXAMPLES)
+        if chosen and self.corrections_only and rng.random() < self.corrections_only:
+            n_other = 0  # like a user's corrections: nothing but the conventions' own examples
+        else:
+            n_other = rng.randint(0, MAX_PROMPT_EXAMPLES - len(chosen)) if chosen else rng.randint(1, MAX_PROMPT_EXAMPLES)
         taken = exclude | {i for i, _ in chosen}
         chosen += [(i, lab) for i, lab in self._labelled(rng, plain, n_other, taken)
                    if not any(p.applies(self.rows[i], self.cats[i]) for p in sc.preferences if not p.text)]
@@ -407,12 +420,14 @@ class BatchSampler:
                                                names=self.names))
         with_examples = rng.random() < self.examples_rate
         if with_examples and rng.random() < 0.5:
-            convention = sample_preference(rng, names, self.app_names, self.senders, self.topics, stated=False)
-            scoped = convention.app and self.app_scopes and self.scoped_conventions
-            if scoped and rng.random() < self.scoped_conventions:
-                app = rng.choice(sorted(self.app_scopes))  # one of the apps whose rows span several folders
-                convention = replace(convention, app=app, within=rng.choice(self.app_scopes[app]))
-            prefs.append(convention)
+            counts = self.conventions_per_batch  # drawn only when there is a choice, so (1,) keeps older streams
+            for _ in range(rng.choice(counts) if len(counts) > 1 else counts[0]):
+                convention = sample_preference(rng, names, self.app_names, self.senders, self.topics, stated=False)
+                scoped = convention.app and self.app_scopes and self.scoped_conventions
+                if scoped and rng.random() < self.scoped_conventions:
+                    app = rng.choice(sorted(self.app_scopes))  # one of the apps whose rows span several folders
+                    convention = replace(convention, app=app, within=rng.choice(self.app_scopes[app]))
+                prefs.append(convention)
         return Scenario(fs, tuple(prefs)), with_examples
 
     def _letters(self, step: int, n: int) -> str:

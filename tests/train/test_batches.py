@@ -321,3 +321,28 @@ def test_hint_misses_draw_rows_a_stated_rule_shares_a_word_with_but_does_not_dec
     assert _near_miss_share(sampler) >= 0  # labels still the scenario's (asserted inside)
     with pytest.raises(ValueError, match="hint_miss_rate"):
         _sampler(hint_miss_rate=-0.1)
+
+
+def test_batches_like_a_users_corrections_show_several_conventions_and_only_their_examples():
+    usual = _sampler(seed=3, examples_rate=1.0)
+    like_corrections = _sampler(seed=3, examples_rate=1.0, conventions_per_batch=(2,), corrections_only=1.0)
+    by_id = {r["id"]: (r, c) for r, c in zip(like_corrections.rows, like_corrections.cats)}
+    several = ordinary_alongside = 0
+    for step in range(200):
+        a, b = usual.batch(step), like_corrections.batch(step)
+        ordinary_alongside += len(a.scenario.examples) > 5 and any(not p.text for p in a.scenario.preferences)
+        hidden = [p for p in b.scenario.preferences if not p.text]
+        if not hidden:
+            continue
+        several += len(hidden) == 2
+        for ex in b.scenario.examples:  # every example is one a convention decides
+            row = {"app_name": ex.notification.app, "app": ex.notification.app, "title": ex.notification.title,
+                   "body": ex.notification.body}
+            match = [r for r, _ in by_id.values() if (r.get("app_name"), r["title"], r["body"]) ==
+                     (row["app_name"], row["title"], row["body"])]
+            assert any(p.applies(r, by_id[r["id"]][1]) for r in match for p in hidden)
+    assert several > 10 and ordinary_alongside > 10
+    with pytest.raises(ValueError, match="corrections_only"):
+        _sampler(corrections_only=2.0)
+    with pytest.raises(ValueError, match="conventions_per_batch"):
+        _sampler(conventions_per_batch=())
