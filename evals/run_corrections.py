@@ -67,6 +67,7 @@ def evaluate_user(model: str | None, suite: dict, k: int, folder_prior: str | No
     conventions = {c["id"]: c for c in suite["conventions"]}
     decided = [(r, c) for r, c in zip(results, suite["cases"]) if c.get("decided_by")]
     untouched = [(r, c) for r, c in zip(results, suite["cases"]) if not c.get("decided_by")]
+    convention_folders = {c["folder"] for c in suite["conventions"] if c["folder"] is not None}
     pct = lambda xs: round(sum(xs) / len(xs), 4) if xs else None  # noqa: E731
     return {
         "k": k, "n_decided": len(decided), "n_untouched": len(untouched),
@@ -76,6 +77,11 @@ def evaluate_user(model: str | None, suite: dict, k: int, folder_prior: str | No
         "decided_both": pct([r.folder == c["folder"] and r.priority == c["priority"] for r, c in decided]),
         "untouched_folder": pct([r.folder == c["folder"] for r, c in untouched]),
         "untouched_both": pct([r.folder == c["folder"] and r.priority == c["priority"] for r, c in untouched]),
+        # where the untouched cases filed wrongly went: the spill-over of corrections is a move to their folder
+        "untouched_misses": [{"id": c["id"], "app": c["app"], "title": c["title"], "folder": c["folder"],
+                              "answer": r.folder} for r, c in untouched if r.folder != c["folder"]],
+        "untouched_to_a_convention_folder": sum(r.folder != c["folder"] and r.folder in convention_folders
+                                                for r, c in untouched),
     }
 
 
@@ -135,7 +141,8 @@ def main(argv=None) -> int:
         report["users"][suite["suite"]] = [evaluate_user(args.model, suite, k, args.folder_prior) for k in ks]
         for r in report["users"][suite["suite"]]:
             print(f"{suite['suite']:<28} k={r['k']}  follows {r['follows_convention']:.1%}  decided both "
-                  f"{r['decided_both']:.1%}  untouched folder {r['untouched_folder']:.1%} both {r['untouched_both']:.1%}",
+                  f"{r['decided_both']:.1%}  untouched folder {r['untouched_folder']:.1%} both {r['untouched_both']:.1%}"
+                  f"  (misfiled {len(r['untouched_misses'])}, to a convention's folder {r['untouched_to_a_convention_folder']})",
                   flush=True)
     if not args.no_cost:
         report["cost"] = cost(args.model, [json.loads(p.read_text(encoding="utf-8")) for p in sorted(SUITES.glob("*.json"))])

@@ -318,7 +318,7 @@ def test_hint_misses_draw_rows_a_stated_rule_shares_a_word_with_but_does_not_dec
     assert [sampler.rows[i]["id"] for i in sampler._hint_miss_rows(chinese)] == ["h2"]  # Alipay, about Taobao
     plain = _sampler(inject_rate=0.0, preference_hints=True, preferences_rate=1.0)
     assert _hint_misses(sampler) > 2 * _hint_misses(plain) + 5
-    assert _near_miss_share(sampler) >= 0  # labels still the scenario's (asserted inside)
+    _near_miss_share(sampler)  # asserts that every row's label is still its scenario's
     with pytest.raises(ValueError, match="hint_miss_rate"):
         _sampler(hint_miss_rate=-0.1)
 
@@ -336,11 +336,10 @@ def test_batches_like_a_users_corrections_show_several_conventions_and_only_thei
             continue
         several += len(hidden) == 2
         for ex in b.scenario.examples:  # every example is one a convention decides
-            row = {"app_name": ex.notification.app, "app": ex.notification.app, "title": ex.notification.title,
-                   "body": ex.notification.body}
-            match = [r for r, _ in by_id.values() if (r.get("app_name"), r["title"], r["body"]) ==
-                     (row["app_name"], row["title"], row["body"])]
-            assert any(p.applies(r, by_id[r["id"]][1]) for r in match for p in hidden)
+            note = ex.notification
+            rows = [r for r, _ in by_id.values() if (r.get("app_name"), r["title"], r["body"]) ==
+                    (note.app, note.title, note.body)]
+            assert any(p.applies(r, by_id[r["id"]][1]) for r in rows for p in hidden)
     assert several > 10 and ordinary_alongside > 10
     with pytest.raises(ValueError, match="corrections_only"):
         _sampler(corrections_only=2.0)
