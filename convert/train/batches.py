@@ -344,8 +344,8 @@ class BatchSampler:
             pool = self._rule_rows(rng.choice(sc.preferences))
             if pool:
                 return rng.choice(pool)
-        stated = [p for p in sc.preferences if p.text]
-        if self.hint_miss_rate and stated and rng.random() < self.hint_miss_rate:
+        stated = [p for p in sc.preferences if p.text] if self.hint_miss_rate else []
+        if stated and rng.random() < self.hint_miss_rate:
             pool = self._hint_miss_rows(rng.choice(stated))
             if pool:
                 return rng.choice(pool)
