@@ -58,7 +58,7 @@ def _fold(word: str) -> str:
     return word
 
 
-def cjk_pieces(text: str) -> set[str]:
+def _cjk_pieces(text: str) -> set[str]:
     """The text's Chinese two-character pieces, without those any rule may use (通知, 优先...)."""
     return {run[i: i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1)} - _CJK_FUNCTION_PIECES
 
@@ -79,11 +79,12 @@ def notification_text(notification: Notification) -> str:
 
 
 @lru_cache(maxsize=16)
-def _rules(instructions: str, folder_names: tuple[str, ...]) -> tuple[tuple[str, frozenset[str], frozenset[str]], ...]:
-    """Each rule with its content words and Chinese pieces: computed once per set of preferences, not per
-    notification."""
+def rule_keys(instructions: str, folder_names: tuple[str, ...]
+              ) -> tuple[tuple[str, frozenset[str], frozenset[str]], ...]:
+    """Each rule with the content words and Chinese pieces a notification is matched on (``folder_names`` are not
+    content words): computed once per set of preferences, not per notification."""
     ignored = frozenset(_fold(w) for name in folder_names for w in _WORD.findall(name))
-    return tuple((rule, frozenset(content_words(rule, ignored)), frozenset(cjk_pieces(rule)))
+    return tuple((rule, frozenset(content_words(rule, ignored)), frozenset(_cjk_pieces(rule)))
                  for rule in rule_sentences(instructions))
 
 
@@ -96,7 +97,7 @@ def matching_preferences(instructions: str, notification: Notification, folder_n
     text = notification_text(notification)
     words = content_words(text)
     shown: list[str] = []
-    for rule, keys, pieces in _rules(instructions, tuple(folder_names)):
+    for rule, keys, pieces in rule_keys(instructions, tuple(folder_names)):
         if keys & words or any(p in text for p in pieces):
             shown.append(rule[:MAX_HINT_CHARS])
             if len(shown) == MAX_HINTS:

@@ -40,8 +40,8 @@ from notifclf.folder_codes import CODES, code_folders
 from notifclf.folders import Folder
 from notifclf.notification import Notification
 from notifclf.example_hints import similar_examples
-from notifclf.preference_hints import (MAX_HINT_TOKENS, cjk_pieces, content_words, matching_preferences,
-                                       notification_text)
+from notifclf.preference_hints import (MAX_HINT_TOKENS, content_words, matching_preferences, notification_text,
+                                       rule_keys)
 from notifclf.prompt import MAX_PROMPT_EXAMPLES, PromptExample, build_prompt, training_answer
 
 from .folder_sets import FolderSet, FolderSetSampler
@@ -328,10 +328,10 @@ class BatchSampler:
     def _hint_miss_rows(self, p: Preference) -> list[int]:
         """Rows sharing a content word (or a Chinese piece) with a stated rule that the rule does not decide."""
         if p not in self._hint_miss_cache:
-            ignored = content_words(p.folder or "")
-            words = content_words(p.text, ignored)
+            keys = rule_keys(p.text, (p.folder,) if p.folder else ())  # as the runtime's matcher reads the rule
+            words = {w for _, rule_words, _ in keys for w in rule_words}
+            pieces = {piece for _, _, rule_pieces in keys for piece in rule_pieces}
             found = {i for w in words for i in self._by_word.get(w, ())}
-            pieces = cjk_pieces(p.text)
             if pieces:
                 found |= {i for i, text in enumerate(self._texts) if any(piece in text for piece in pieces)}
             self._hint_miss_cache[p] = sorted(i for i in found if not p.applies(self.rows[i], self.cats[i]))
@@ -402,7 +402,8 @@ class BatchSampler:
         if chosen and self.corrections_only and rng.random() < self.corrections_only:
             n_other = 0  # like a user's corrections: nothing but the conventions' own examples
         else:
-            n_other = rng.randint(0, MAX_PROMPT_EXAMPLES - len(chosen)) if chosen else rng.randint(1, MAX_PROMPT_EXAMPLES)
+            n_other = (rng.randint(0, MAX_PROMPT_EXAMPLES - len(chosen)) if chosen
+                       else rng.randint(1, MAX_PROMPT_EXAMPLES))
         taken = exclude | {i for i, _ in chosen}
         chosen += [(i, lab) for i, lab in self._labelled(rng, plain, n_other, taken)
                    if not any(p.applies(self.rows[i], self.cats[i]) for p in sc.preferences if not p.text)]

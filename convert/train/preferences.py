@@ -2,9 +2,9 @@
 
 A ``Preference`` matches rows by app, by sender (a chat title such as "Mom" or "老板", sometimes introduced as "my
 colleague Mom"), by a name the title or body mentions (a shop, a project, a person: "Anything mentioning Halvorsen")
-or by category, and sets the folder, the priority or both; its sentence says a priority as a number ("priority 3") or in words ("urgent", "can
-always wait"), as users write them. A label changes exactly when a rule matches the row; rows no rule matches keep
-their label, so preferences are not over-applied. A preference with an empty text is an unstated *convention*: the
+or by category, and sets the folder, the priority or both; its sentence says a priority as a number ("priority 3")
+or in words ("urgent", "can always wait"), as users write them. A label changes exactly when a rule matches the
+row; rows no rule matches keep their label, so preferences are not over-applied. A preference with an empty text is an unstated *convention*: the
 user's worked examples show it (``batches.py``) and the evaluated rows follow it too. A convention may be *scoped* to
 the rows of an app that the defaults file under one folder (``within``): "Uber's receipts go to Work" leaves Uber's
 promotions where they were, as a user's corrections usually mean.
