@@ -47,12 +47,14 @@ def shown_items(suite: dict, k: int) -> list[int]:
             for i in [j for j, item in enumerate(suite["pool"]) if item["convention"] == c["id"]][:k]]
 
 
-def answers_with_corrections(model: str | None, suite: dict, k: int, folder_prior: str | None = None) -> list:
+def answers_with_corrections(model: str | None, suite: dict, k: int, folder_prior: str | None = None,
+                             calibrate: bool = True) -> list:
     """Every case classified with the first ``k`` corrections per convention stored through ``Classifier.correct``
     (worked examples in the prompt), in a fresh store."""
     with tempfile.TemporaryDirectory() as tmp:
         clf = notifclf.Classifier(model, folders=suite["folders"], progress=False, result_cache_size=0,
-                                  corrections_path=Path(tmp) / "corrections.sqlite3", folder_prior=folder_prior)
+                                  corrections_path=Path(tmp) / "corrections.sqlite3", folder_prior=folder_prior,
+                                  calibrate_corrections=calibrate)
         try:
             for i in shown_items(suite, k):
                 item = suite["pool"][i]
@@ -62,8 +64,9 @@ def answers_with_corrections(model: str | None, suite: dict, k: int, folder_prio
             clf.close()
 
 
-def evaluate_user(model: str | None, suite: dict, k: int, folder_prior: str | None = None) -> dict:
-    results = answers_with_corrections(model, suite, k, folder_prior)
+def evaluate_user(model: str | None, suite: dict, k: int, folder_prior: str | None = None,
+                  calibrate: bool = True) -> dict:
+    results = answers_with_corrections(model, suite, k, folder_prior, calibrate)
     conventions = {c["id"]: c for c in suite["conventions"]}
     decided = [(r, c) for r, c in zip(results, suite["cases"]) if c.get("decided_by")]
     untouched = [(r, c) for r, c in zip(results, suite["cases"]) if not c.get("decided_by")]
@@ -133,12 +136,15 @@ def main(argv=None) -> int:
     p.add_argument("--ks", default="0,1,3,5")
     p.add_argument("--folder-prior", default=None, choices=["embeddings"], help="Classifier(folder_prior=...)")
     p.add_argument("--no-cost", action="store_true", help="skip the latency measurement")
+    p.add_argument("--no-calibration", action="store_true", help="Classifier(calibrate_corrections=False)")
     args = p.parse_args(argv)
     ks = [int(k) for k in args.ks.split(",")]
-    report: dict = {"model": args.model or "default", "folder_prior": args.folder_prior, "users": {}}
+    report: dict = {"model": args.model or "default", "folder_prior": args.folder_prior,
+                    "calibrate_corrections": not args.no_calibration, "users": {}}
     for path in sorted(SUITES.glob("*.json")):
         suite = json.loads(path.read_text(encoding="utf-8"))
-        report["users"][suite["suite"]] = [evaluate_user(args.model, suite, k, args.folder_prior) for k in ks]
+        report["users"][suite["suite"]] = [evaluate_user(args.model, suite, k, args.folder_prior,
+                                                                  not args.no_calibration) for k in ks]
         for r in report["users"][suite["suite"]]:
             print(f"{suite['suite']:<28} k={r['k']}  follows {r['follows_convention']:.1%}  decided both "
                   f"{r['decided_both']:.1%}  untouched folder {r['untouched_folder']:.1%} both {r['untouched_both']:.1%}"

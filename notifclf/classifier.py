@@ -63,6 +63,12 @@ class Classifier:
     rotated by half) and picks the folder whose log-probabilities summed over the orders are highest: a small model
     leans on where a folder is listed, and this averages that out, at 2x or 3x the time per notification (each order
     has its own cached system prompt). The priority is the model's for that folder in the order given.
+
+    ``calibrate_corrections`` (on by default) takes back the pull the stored corrections exert on every notification:
+    once per set of corrections, notifications that say nothing ("N/A") are read with and without them, and the
+    difference in log P(folder) is added to every answer (contextual calibration). Corrections then spill much less
+    onto notifications they do not describe, and are followed somewhat less often (the README's corrections section
+    has both figures); ``False`` shows them to the model alone.
     """
 
     def __init__(
@@ -82,11 +88,14 @@ class Classifier:
         corrections_path: "str | os.PathLike[str] | None" = None,
         folder_prior: "str | EmbeddingFolderPrior | None" = None,
         folder_orders: int = 1,
+        calibrate_corrections: bool = True,
     ) -> None:
         if not isinstance(max_notification_tokens, int) or not 16 <= max_notification_tokens <= 4096:
             raise ValueError("max_notification_tokens must be an int between 16 and 4096")
         if not isinstance(folder_orders, int) or isinstance(folder_orders, bool) or folder_orders not in (1, 2, 3):
             raise ValueError(f"folder_orders must be 1, 2 or 3, got {folder_orders!r}")
+        if not isinstance(calibrate_corrections, bool):
+            raise ValueError(f"calibrate_corrections must be True or False, got {calibrate_corrections!r}")
         if decoding not in ("fast", "grammar"):
             raise ValueError(f"decoding must be 'fast' or 'grammar', got {decoding!r}")
         self._corrections_path = Path(corrections_path) if corrections_path is not None else \
@@ -100,7 +109,7 @@ class Classifier:
         self._engine = Engine(self._path, chat_format=self._spec.chat_format, n_threads=n_threads,
                               max_notification_tokens=max_notification_tokens, decoding=decoding,
                               result_cache_size=result_cache_size, prompt_states=states, folder_prior=prior,
-                              folder_orders=folder_orders)
+                              folder_orders=folder_orders, calibrate_examples=calibrate_corrections)
         self._lock = threading.RLock()
         self._closed = False
         try:

@@ -16,7 +16,9 @@ A batch shares one system prompt, so its KV state is computed once. ``BatchSampl
 * 35% (``examples_rate``) carry 1-24 worked examples of the user's own sorting; in half of those the examples follow
   an unstated convention (an app, sender or topic filed or rated differently), shown by 1-5 examples, and the rows it
   touches follow it too (with ``conventions_per_batch``, several conventions; with ``corrections_only``, a share of
-  those batches show the conventions' examples and nothing else, like a user's corrections); otherwise the examples
+  those batches show the conventions' examples and nothing else, like a user's corrections; with
+  ``shared_convention_folder``, a share of the batches with several conventions have them all move rows to one
+  folder, as a user's corrections do); otherwise the examples
   are ordinary and change nothing. With ``scoped_conventions``, that
   share of the app conventions are about an app whose rows the defaults file under several folders, and touch only one
   of them (its receipts, not its ads);
@@ -180,7 +182,8 @@ class BatchSampler:
                  near_miss_rate: float = 0.3, scoped_conventions: float = 0.0, examples_rate: float = 0.35,
                  preference_hints: bool = False, example_hints: bool = False, preferences_rate: float = 0.4,
                  rules_per_batch: Sequence[int] = (1, 1, 2, 3), hint_miss_rate: float = 0.0,
-                 conventions_per_batch: Sequence[int] = (1,), corrections_only: float = 0.0):
+                 conventions_per_batch: Sequence[int] = (1,), corrections_only: float = 0.0,
+                 shared_convention_folder: float = 0.0):
         """``folder_codes``: list the folders as letter codes and train the code as the answer (folder_codes.py).
         ``random_codes`` (with ``folder_codes``): in half of the batches the codes are random letters in alphabetical
         order (A, D, K... instead of A, B, C...), so every letter is trained about as often as every other and a
@@ -204,10 +207,15 @@ class BatchSampler:
         with hints learns to reject a listed rule as well as to apply one.
         ``conventions_per_batch``: how many unstated conventions a batch showing one has (drawn from the sequence);
         ``corrections_only``: the share of those batches whose worked examples are only the conventions' own, as in a
-        user's store of corrections, which holds the model's mistakes and nothing else."""
+        user's store of corrections, which holds the model's mistakes and nothing else.
+        ``shared_convention_folder``: the share of batches with two or more conventions in which every convention
+        that moves rows moves them to one folder, as a real user's corrections mostly go to one folder (the
+        expenses, the school mail, the clients: all to Work); the rows none of them touches keep their labels, so the
+        many examples of one folder are not a prior on that folder."""
         for name, rate in (("near_miss_rate", near_miss_rate), ("scoped_conventions", scoped_conventions),
                            ("examples_rate", examples_rate), ("preferences_rate", preferences_rate),
-                           ("hint_miss_rate", hint_miss_rate), ("corrections_only", corrections_only)):
+                           ("hint_miss_rate", hint_miss_rate), ("corrections_only", corrections_only),
+                           ("shared_convention_folder", shared_convention_folder)):
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {rate}")
         self.scoped_conventions = scoped_conventions
@@ -221,6 +229,7 @@ class BatchSampler:
             raise ValueError(f"conventions_per_batch must be counts of 1 or more, got {conventions_per_batch}")
         self.conventions_per_batch = tuple(conventions_per_batch)
         self.corrections_only = corrections_only
+        self.shared_convention_folder = shared_convention_folder
         self.examples_rate = examples_rate
         self.builder = builder
         self.folder_codes = folder_codes
@@ -429,7 +438,18 @@ class BatchSampler:
                     app = rng.choice(sorted(self.app_scopes))  # one of the apps whose rows span several folders
                     convention = replace(convention, app=app, within=rng.choice(self.app_scopes[app]))
                 prefs.append(convention)
+            prefs = self._share_folder(rng, prefs)
         return Scenario(fs, tuple(prefs)), with_examples
+
+    def _share_folder(self, rng: random.Random, prefs: list[Preference]) -> list[Preference]:
+        """With ``shared_convention_folder``, sometimes every convention that moves rows moves them to the first
+        one's folder (drawn only when that rate is set and there are two conventions, so older streams stay)."""
+        movers = [p.folder for p in prefs if not p.text and p.folder is not None]
+        if not self.shared_convention_folder or len([p for p in prefs if not p.text]) < 2 or not movers:
+            return prefs
+        if rng.random() >= self.shared_convention_folder:
+            return prefs
+        return [replace(p, folder=movers[0]) if not p.text and p.folder is not None else p for p in prefs]
 
     def _letters(self, step: int, n: int) -> str:
         """The codes of a batch's folders; its own random stream, so the rows and labels drawn stay the same."""

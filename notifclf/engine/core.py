@@ -40,6 +40,10 @@ _CTX_STEP = 256
 # at the same classify_many speed (7 notifications of 4 folders per batch; the token budget binds about there).
 _N_SEQ_MAX = 32
 _MAX_PREPARED = 16
+# Notifications that say nothing, read with and without the worked examples to measure how far the examples alone move
+# the folder distribution (contextual calibration, Zhao et al. 2021): that shift is taken back from every answer.
+CONTENT_FREE = (Notification(app="N/A", title="N/A", body="N/A"), Notification(title="[MASK]"),
+                Notification(app="App", title="Notification"))
 
 
 class FolderPrior(Protocol):
@@ -125,9 +129,12 @@ class Engine:
 
     def __init__(self, model_path: Path, *, chat_format: str, n_threads: int | None, max_notification_tokens: int,
                  decoding: str, result_cache_size: int, prompt_states: PromptStateStore | None,
-                 folder_prior: FolderPrior | None = None, folder_orders: int = 1) -> None:
+                 folder_prior: FolderPrior | None = None, folder_orders: int = 1,
+                 calibrate_examples: bool = True) -> None:
         self.runtime = LlamaRuntime(model_path, n_threads=n_threads)
         self.folder_orders = folder_orders
+        self.calibrate_examples = calibrate_examples
+        self._example_shifts: LRU[PromptSetup, np.ndarray] = LRU(_MAX_PREPARED)
         self.folder_labels = self.runtime.metadata(FOLDER_LABELS_KEY) or "names"
         if self.folder_labels not in FOLDER_LABELS:
             self.runtime.close()
@@ -256,18 +263,40 @@ class Engine:
         return results  # type: ignore[return-value]
 
     def _folder_bias(self, prepared: _Prepared, notes: list[Notification]) -> np.ndarray | None:
-        """Log-space bonuses per notification and folder, or None: the folder prior's, plus, with ``folder_orders``
-        above 1, the model's own log P(folder) with the folders listed in other orders (an ensemble over orders:
-        the folder is then the argmax of the summed log-probabilities)."""
+        """Log-space bonuses per notification and folder, or None: the folder prior's; the shift that takes back
+        the worked examples' pull on everything (:meth:`_example_shift`); and, with ``folder_orders`` above 1, the
+        model's own log P(folder) with the folders listed in other orders, each calibrated the same way (an ensemble
+        over orders: the folder is then the argmax of the summed log-probabilities)."""
         setup = prepared.setup
         bias = self.folder_prior.bias(setup.folders, notes) if self.folder_prior is not None else None
+        shift = self._example_shift(prepared)
+        if shift is not None:
+            bias = np.tile(shift, (len(notes), 1)) if bias is None else bias + shift
         for order in other_orders(len(setup.folders))[: self.folder_orders - 1]:
             shuffled = self.prepare(PromptSetup(tuple(setup.folders[i] for i in order), setup.instructions,
                                                 setup.examples))
             logp = np.empty((len(notes), len(order)))
-            logp[:, list(order)] = np.log(np.maximum(self._model_folder_probs(shuffled, notes), 1e-12))
+            logp[:, list(order)] = np.log(np.maximum(self._model_folder_probs(shuffled, notes), 1e-12)) + (
+                self._example_shift(shuffled) if shift is not None else 0.0)
             bias = logp if bias is None else bias + logp
         return bias
+
+    def _example_shift(self, prepared: _Prepared) -> np.ndarray | None:
+        """With worked examples and ``calibrate_examples``: per folder, log P(folder) of content-free notifications
+        without the examples minus with them (mean over :data:`CONTENT_FREE`), computed once per setup. Added to every
+        answer's log P(folder), it takes back the pull the examples exert on everything (a user's corrections to Work
+        drawing unrelated notifications to Work) and keeps what they say about notifications like them."""
+        setup = prepared.setup
+        if not (self.calibrate_examples and setup.examples and prepared.paths is not None):
+            return None
+        shift = self._example_shifts.get(setup)
+        if shift is None:
+            plain = self.prepare(PromptSetup(setup.folders, setup.instructions))
+            notes = list(CONTENT_FREE)
+            logp = lambda p: np.log(np.maximum(self._model_folder_probs(p, notes), 1e-12)).mean(axis=0)  # noqa: E731
+            shift = logp(plain) - logp(prepared)
+            self._example_shifts.put(setup, shift)
+        return shift
 
     def _model_folder_probs(self, prepared: _Prepared, notes: list[Notification]) -> np.ndarray:
         """The model's own P(folder) per notification (rows) and folder of ``prepared`` (columns): the fast path's

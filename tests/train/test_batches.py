@@ -345,3 +345,24 @@ def test_batches_like_a_users_corrections_show_several_conventions_and_only_thei
         _sampler(corrections_only=2.0)
     with pytest.raises(ValueError, match="conventions_per_batch"):
         _sampler(conventions_per_batch=())
+
+
+def test_shared_convention_folder_sends_every_moving_convention_of_a_batch_to_one_folder():
+    def moving_folders(sampler, step):
+        return [p.folder for p in sampler.batch(step).scenario.preferences if not p.text and p.folder is not None]
+
+    kw = dict(seed=5, examples_rate=1.0, conventions_per_batch=(2, 3))
+    mixed, shared, off = _sampler(**kw), _sampler(shared_convention_folder=1.0, **kw), _sampler(
+        shared_convention_folder=0.0, **kw)
+    n_mixed = n_shared = 0
+    for step in range(200):
+        assert off.batch(step).row_ids == mixed.batch(step).row_ids  # rate 0 draws nothing: the same batches
+        a, b = moving_folders(mixed, step), moving_folders(shared, step)
+        n_mixed += len(set(a)) > 1
+        if len(b) > 1:
+            n_shared += 1
+            assert len(set(b)) == 1
+    assert n_mixed > 10 and n_shared > 10
+    _near_miss_share(shared)  # asserts that every row's label is still its scenario's
+    with pytest.raises(ValueError, match="shared_convention_folder"):
+        _sampler(shared_convention_folder=1.5)
