@@ -123,15 +123,16 @@ NOTIFCLF_QWEN25_CODER_05B_IQ4_NL = replace(
 )
 
 # The same base with an adapter trained on letter-coded folders, each code repeated after its description
-# (notifclf.folder_codes, "codes-repeated") and with the preferences that may apply repeated after each notification
-# (notifclf.preference_hints): it reads folder sets it never saw and free-text preferences better, rows under the
-# default four worse (README, Accuracy); best with Classifier(folder_orders=3).
+# (notifclf.folder_codes, "codes-repeated"), with the preferences that may apply and the user's corrections most like
+# each notification repeated after it (notifclf.preference_hints, notifclf.example_hints): it reads folder sets it
+# never saw, free-text preferences and corrections better (README, Accuracy); corrections cost it more time per
+# notification than the default (the repeated corrections are tokens of the notification's own).
 NOTIFCLF_QWEN25_CODER_05B_CODES = replace(
     NOTIFCLF_QWEN25_CODER_05B,
     name="notifclf-qwen2.5-coder-0.5b-codes-q4_k_m",
     file_name="notifclf-qwen2.5-coder-0.5b-codes-q4_k_m.gguf",
-    description="the notifclf fine-tune on letter-coded folders (A, B, ...): better on folder sets it never saw and "
-                "on preferences, lower on rows under the defaults; use with folder_orders=3",
+    description="the notifclf fine-tune on letter-coded folders (A, B, ...): better on folder sets it never saw, "
+                "on preferences and on corrections; slower with corrections stored",
     adapter="qwen2.5-coder-0.5b-notifclf-codes-lora",
 )
 

@@ -352,11 +352,9 @@ def test_shared_convention_folder_sends_every_moving_convention_of_a_batch_to_on
         return [p.folder for p in sampler.batch(step).scenario.preferences if not p.text and p.folder is not None]
 
     kw = dict(seed=5, examples_rate=1.0, conventions_per_batch=(2, 3))
-    mixed, shared, off = _sampler(**kw), _sampler(shared_convention_folder=1.0, **kw), _sampler(
-        shared_convention_folder=0.0, **kw)
+    mixed, shared = _sampler(**kw), _sampler(shared_convention_folder=1.0, **kw)
     n_mixed = n_shared = 0
     for step in range(200):
-        assert off.batch(step).row_ids == mixed.batch(step).row_ids  # rate 0 draws nothing: the same batches
         a, b = moving_folders(mixed, step), moving_folders(shared, step)
         n_mixed += len(set(a)) > 1
         if len(b) > 1:
