@@ -444,8 +444,9 @@ class BatchSampler:
     def _share_folder(self, rng: random.Random, prefs: list[Preference]) -> list[Preference]:
         """With ``shared_convention_folder``, sometimes every convention that moves rows moves them to the first
         one's folder (drawn only when that rate is set and there are two conventions, so older streams stay)."""
-        movers = [p.folder for p in prefs if not p.text and p.folder is not None]
-        if not self.shared_convention_folder or len([p for p in prefs if not p.text]) < 2 or not movers:
+        conventions = [p for p in prefs if not p.text]
+        movers = [p.folder for p in conventions if p.folder is not None]
+        if not self.shared_convention_folder or len(conventions) < 2 or not movers:
             return prefs
         if rng.random() >= self.shared_convention_folder:
             return prefs
