@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(as in a user's store of corrections)")
     p.add_argument("--shared-convention-folder", type=float, default=0.0,
                    help="share of batches with 2+ conventions whose conventions all move rows to one folder")
+    p.add_argument("--sibling-sets", type=float, default=0.0,
+                   help="share of taxonomy folder sets that give 2-4 categories of one group a folder each")
     p.add_argument("--scoped-conventions", type=float, default=0.0,
                    help="share of app conventions limited to the rows the defaults file under one folder (an app's "
                         "receipts, not its ads), where the app's rows span several")
@@ -233,6 +235,7 @@ def main(argv=None) -> int:
                              conventions_per_batch=[int(n) for n in args.conventions_per_batch.split(",")],
                              corrections_only=args.corrections_only,
                              shared_convention_folder=args.shared_convention_folder,
+                             sibling_sets=args.sibling_sets,
                              rules_per_batch=[int(n) for n in args.rules_per_batch.split(",")])
     log(f"trainable rows {len(sampler.rows)} ({len(generated)} generated; held-out categories and dev removed); "
         f"{sampler.n_relabelled} priorities set to their near-duplicate group's majority")

@@ -151,13 +151,19 @@ class FolderSetSampler:
     def __init__(self, taxonomy: Taxonomy, allowed: Sequence[str], group_words: bool = True,
                  nameless_shares: tuple[float, float] = (0.25, 0.25),
                  apps_by_category: Optional[Mapping[str, Sequence[str]]] = None,
-                 app_shares: tuple[float, float] = (0.3, 0.2)):
+                 app_shares: tuple[float, float] = (0.3, 0.2), sibling_share: float = 0.0):
         """``group_words``: a folder taking a whole group may be named and described with the group's words (off
         where ``allowed`` holds only parts of groups, e.g. sets made of held-out categories). ``nameless_shares``:
         the shares of taxonomy sets named opaquely and with unrelated words (evaluation sets pin their own, so a
         change of training's shares does not change them). ``apps_by_category``: app display names per category;
         with it, ``app_shares`` are the shares of category descriptions that name a few of their apps and of sets
-        that get a folder defined by apps (without it, neither: the sampler draws as before)."""
+        that get a folder defined by apps (without it, neither: the sampler draws as before). ``sibling_share``: the
+        share of taxonomy sets that give two to four categories of one group a folder each (music apart from video,
+        a bank apart from card payments), so that telling neighbours apart needs the descriptions' details (0: no
+        draw, sets as before)."""
+        if not 0.0 <= sibling_share <= 1.0:
+            raise ValueError(f"sibling_share must be in [0, 1], got {sibling_share}")
+        self.sibling_share = sibling_share
         self.tax = taxonomy
         self.apps = {k: sorted(v) for k, v in (apps_by_category or {}).items() if v}
         self.app_shares = app_shares
@@ -255,6 +261,14 @@ class FolderSetSampler:
         k = min(len(free), rng.choice([2, 2, 3]))
         return rng.sample(sorted(free), k), None, []
 
+    def _siblings(self, rng: random.Random) -> list[str]:
+        """Two to four categories of one group, each to get a folder of its own."""
+        groups = sorted(g for g, ks in self.groups.items() if len(ks) >= 2)
+        if not groups:
+            return []
+        cats = list(self.groups[rng.choice(groups)])
+        return rng.sample(cats, min(len(cats), rng.choice([2, 2, 3, 4])))
+
     def taxonomy_set(self, rng: random.Random) -> FolderSet:
         n = rng.choice([2, 3, 3, 4, 4, 5, 5, 6, 7, 8, 10])
         free = set(self.allowed)
@@ -263,8 +277,10 @@ class FolderSetSampler:
         p_opaque, p_unrelated = self.nameless_shares
         opaque = list(rng.choice(OPAQUE_NAME_SETS)) if naming < p_opaque else None
         unrelated = rng.sample(UNRELATED_NAMES, 10) if p_opaque <= naming < p_opaque + p_unrelated else None
-        while len(specs) < n and free:
-            cats, group, excluded = self._folder_cats(rng, free)
+        siblings = self._siblings(rng) if self.sibling_share and rng.random() < self.sibling_share else []
+        while len(specs) < max(n, len(siblings)) and free:
+            cats, group, excluded = ([siblings[len(specs)]], None, []) if len(specs) < len(siblings) \
+                else self._folder_cats(rng, free)
             free -= set(cats)
             i = len(specs)
             name = opaque[i] if opaque else unrelated[i] if unrelated else self.name_for(cats, rng, group)

@@ -145,4 +145,25 @@ def test_without_apps_the_sampler_draws_the_sets_the_evaluation_sets_were_drawn_
     assert hashlib.sha256(repr(drawn).encode()).hexdigest() == DRAWN_DIGEST
 
 
+def test_sibling_sets_give_categories_of_one_group_a_folder_each():
+    tax = load_taxonomy()
+    sampler = FolderSetSampler(tax, ALLOWED, sibling_share=1.0)
+    rng = random.Random(3)
+    for _ in range(200):
+        fs = sampler.taxonomy_set(rng)
+        singles = [next(iter(s.categories)) for s in fs.specs if len(s.categories) == 1]
+        groups = defaultdict(int)
+        for cat in singles:
+            groups[tax.categories[cat].group] += 1
+        assert max(groups.values()) >= 2               # two neighbours at least, each in a folder of its own
+        used = [c for s in fs.specs for c in s.categories]
+        assert len(used) == len(set(used)) and not set(used) & HELD_OUT_CATEGORIES
+    try:
+        FolderSetSampler(tax, ALLOWED, sibling_share=1.5)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a share above 1 must be refused")
+
+
 DRAWN_DIGEST = "2d49c513ebadb9c4823e6f7906e1e259399715ef68ba4229b05efee8da8e294b"
