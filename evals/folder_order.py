@@ -4,7 +4,9 @@ log-probabilities of the folder distributions of the first two and of all three 
 ``Classifier(folder_orders=2)`` and ``folder_orders=3`` answer (tests/test_folder_orders.py checks they agree).
 
 A model that reads the descriptions gives the same answers in every order; a large spread means it leans on a
-folder's position or its letter code.
+folder's position or its letter code. "3 if p<t": the given order's answer where its top folder has probability t or
+more, the three-order ensemble elsewhere (an ensemble paid for only where the model is unsure); "reread<t" is the
+share of notifications that would be read twice more.
 
     python evals/folder_order.py --model F [--data-dir runs/eval/data] [--only heldout-] [--out runs/eval/order.json]
 """
@@ -24,6 +26,7 @@ from notifclf.engine.core import other_orders  # noqa: E402
 
 ORDERS = ("given", "reversed", "rotated")
 ENSEMBLES = {"2 orders": 2, "3 orders": 3}
+SURE = (0.6, 0.8, 0.9)
 
 
 def ensemble(dists: list[dict[str, float]]) -> str:
@@ -48,9 +51,14 @@ def run(model: str | None, data_dir: Path, only: str) -> dict:
                        for i, name_ in enumerate(ORDERS)}
             for label, k in ENSEMBLES.items():
                 answers[label] = [ensemble(list(ds)[:k]) for ds in zip(*distinct)]
+            unsure = {t: [max(d.values()) < t for d in distinct[0]] for t in SURE}
+            for t in SURE:
+                answers[f"3 if p<{t}"] = [three if u else given for given, three, u
+                                          in zip(answers["given"], answers["3 orders"], unsure[t])]
             report["sets"][name] = {"n": len(cases), **{
                 order: round(sum(a == c["folder"] for a, c in zip(got, cases)) / len(cases), 4)
-                for order, got in answers.items()}}
+                for order, got in answers.items()}, **{f"reread<{t}": round(sum(u) / len(cases), 4)
+                                                        for t, u in unsure.items()}}
             print(name, report["sets"][name], flush=True)
     finally:
         clf.close()
@@ -58,14 +66,14 @@ def run(model: str | None, data_dir: Path, only: str) -> dict:
 
 
 def summary(report: dict) -> str:
-    columns = [*ORDERS, *ENSEMBLES]
-    lines = [f"{'sets':<32}{'n':>5}" + "".join(f"{c:>10}" for c in columns)]
+    columns = [*ORDERS, *ENSEMBLES, *(f"{kind}{t}" for t in SURE for kind in ("3 if p<", "reread<"))]
+    lines = [f"{'sets':<32}{'n':>5}" + "".join(f"{c:>12}" for c in columns)]
     for group, member in SET_GROUPS.items():
         sets = [s for name, s in report["sets"].items() if member(name)]
         if sets:
             n = sum(s["n"] for s in sets)
             means = (sum(s[c] * s["n"] for s in sets) / n for c in columns)
-            lines.append(f"{group:<32}{n:>5}" + "".join(f"{m:>10.1%}" for m in means))
+            lines.append(f"{group:<32}{n:>5}" + "".join(f"{m:>12.1%}" for m in means))
     return "\n".join(lines)
 
 
