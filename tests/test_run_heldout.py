@@ -66,8 +66,16 @@ def test_folder_order_scores_each_order_and_their_ensemble(tiny_qwen2_codes, tmp
     scores = report["sets"]["heldout-x"]
     assert report["folder_codes"] and scores["n"] == 3
     columns = ("given", "reversed", "rotated", "2 orders", "3 orders")
-    assert set(scores) == {"n", *columns}
-    assert all(round(scores[k] * 3, 2) in (0, 1, 2, 3) for k in columns)
+    unsure = [f"{kind}{t}" for t in module.SURE for kind in ("3 if p<", "reread<")]
+    assert set(scores) == {"n", *columns, *unsure}
+    assert all(round(scores[k] * 3, 2) in (0, 1, 2, 3) for k in (*columns, *unsure))
+    with module.model_only_classifier(str(tiny_qwen2_codes)) as clf:  # the given order's own confidence
+        clf.set_folders(folders)
+        top = [max(r.folder_distribution.values()) for r in clf.classify_many(cases)]
+    for t in module.SURE:
+        assert scores[f"reread<{t}"] == round(sum(p < t for p in top) / 3, 4)
+        if not any(p < t for p in top):  # sure of every case: the given order's answers
+            assert scores[f"3 if p<{t}"] == scores["given"]
     with module.model_only_classifier(str(tiny_qwen2_codes), folder_orders=3) as clf:  # what the runtime answers
         clf.set_folders(folders)
         got = [r.folder for r in clf.classify_many(cases)]
