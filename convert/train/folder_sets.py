@@ -279,8 +279,10 @@ class FolderSetSampler:
         unrelated = rng.sample(UNRELATED_NAMES, 10) if p_opaque <= naming < p_opaque + p_unrelated else None
         siblings = self._siblings(rng) if self.sibling_share and rng.random() < self.sibling_share else []
         while len(specs) < max(n, len(siblings)) and free:
-            cats, group, excluded = ([siblings[len(specs)]], None, []) if len(specs) < len(siblings) \
-                else self._folder_cats(rng, free)
+            if len(specs) < len(siblings):
+                cats, group, excluded = [siblings[len(specs)]], None, []
+            else:
+                cats, group, excluded = self._folder_cats(rng, free)
             free -= set(cats)
             i = len(specs)
             name = opaque[i] if opaque else unrelated[i] if unrelated else self.name_for(cats, rng, group)
