@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
+import pytest
+
 from convert.train.folder_sets import FolderSet, FolderSetSampler, FolderSpec, defaults_set
 from convert.train.holdout import HELD_OUT_CATEGORIES
 from convert.train.taxonomy import load_taxonomy
@@ -158,12 +160,8 @@ def test_sibling_sets_give_categories_of_one_group_a_folder_each():
         assert max(groups.values()) >= 2               # two neighbours at least, each in a folder of its own
         used = [c for s in fs.specs for c in s.categories]
         assert len(used) == len(set(used)) and not set(used) & HELD_OUT_CATEGORIES
-    try:
+    with pytest.raises(ValueError, match="sibling_share"):
         FolderSetSampler(tax, ALLOWED, sibling_share=1.5)
-    except ValueError:
-        pass
-    else:
-        raise AssertionError("a share above 1 must be refused")
 
 
 DRAWN_DIGEST = "2d49c513ebadb9c4823e6f7906e1e259399715ef68ba4229b05efee8da8e294b"
