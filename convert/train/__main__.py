@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshot-every", type=int, default=0,
                    help="keep the adapter of every N steps (a multiple of --ckpt-every) in <run-dir>/snapshots/")
     p.add_argument("--deadline", default=None, help="stop cleanly at HH:MM UTC or after +MINUTES")
+    p.add_argument("--schedule-minutes", type=float, default=None,
+                   help="run the cosine over this many minutes of training (from this run's first step) and stop "
+                        "when they are spent, or at --max-steps if sooner: for a machine lent for a fixed time")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=0)
@@ -291,7 +294,8 @@ def main(argv=None) -> int:
                   lr=args.lr, warmup=args.warmup, ckpt_every=args.ckpt_every, log_every=args.log_every,
                   deadline=_parse_deadline(args.deadline), resume=args.resume,
                   prefix_cache=not args.no_prefix_cache, answer_logits_only=not args.full_logits,
-                  on_checkpoint=write_meta, log=log, snapshot_every=args.snapshot_every)
+                  on_checkpoint=write_meta, log=log, snapshot_every=args.snapshot_every,
+                  schedule_seconds=args.schedule_minutes * 60 if args.schedule_minutes else None)
     write_meta(state)
     if args.eval_n:
         suites = [x.strip() for x in args.eval_suites.split(",") if x.strip()]

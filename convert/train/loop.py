@@ -75,10 +75,13 @@ def batch_loss(model, batch: Batch, device: torch.device, pad_id: int, prefix_ca
     return loss, {"tokens": int(ids.numel()) + (P if prefix_cache else 0), "answer_tok_acc": correct}
 
 
-def lr_at(step: int, base_lr: float, warmup: int, total: int, min_ratio: float = 0.1) -> float:
+def lr_at(step: int, base_lr: float, warmup: int, total: int, min_ratio: float = 0.1,
+          time_frac: float = 0.0) -> float:
+    """Linear warm-up, then a cosine down to ``min_ratio`` over the steps to ``total``, or over the time budget
+    when ``time_frac`` (the share of it spent) is further along."""
     if step < warmup:
         return base_lr * (step + 1) / warmup
-    frac = min(1.0, (step - warmup) / max(1, total - warmup))
+    frac = min(1.0, max(time_frac, (step - warmup) / max(1, total - warmup)))
     return base_lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
@@ -129,10 +132,12 @@ def train(model, sampler, device: torch.device, pad_id: int, *, run_dir: Path, o
           max_steps: int, lr: float, warmup: int, ckpt_every: int, log_every: int = 10,
           deadline: Optional[float] = None, resume: bool = False, prefix_cache: bool = True,
           answer_logits_only: bool = True, grad_clip: float = 1.0, on_checkpoint=None, log=print,
-          snapshot_every: int = 0) -> dict:
+          snapshot_every: int = 0, schedule_seconds: Optional[float] = None) -> dict:
     """Train until max_steps or the wall-clock deadline (epoch seconds); returns the final state dict.
 
     ``snapshot_every``: also keep the adapter of every such step in run_dir/snapshots/step-N (a learning curve).
+    ``schedule_seconds``: a budget of training seconds (this run's, counted from its first step): the cosine ends
+    when it is spent and training stops there, for a machine lent for a fixed time (steps per second unknown ahead).
     """
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0, betas=(0.9, 0.999))
@@ -144,16 +149,21 @@ def train(model, sampler, device: torch.device, pad_id: int, *, run_dir: Path, o
         state.update(blob["state"])
         log(f"resumed at step {state['step']} ({state['examples']} examples, {state['train_seconds']:.0f}s trained)")
     model.train()
+    run_seconds = 0.0
     window_t, window_ex, window_loss, window_acc, window_n = 0.0, 0, 0.0, 0.0, 0
     while state["step"] < max_steps:
         if deadline is not None and time.time() > deadline:
             log("deadline reached: stopping")
             break
+        if schedule_seconds is not None and run_seconds >= schedule_seconds:
+            log(f"time budget of {schedule_seconds:.0f}s spent: stopping")
+            break
         step = state["step"]
         t0 = time.time()
         batch = sampler.batch(step)
+        time_frac = run_seconds / schedule_seconds if schedule_seconds else 0.0
         for g in optimizer.param_groups:
-            g["lr"] = lr_at(step, lr, warmup, max_steps)
+            g["lr"] = lr_at(step, lr, warmup, max_steps, time_frac=time_frac)
         loss, info = batch_loss(model, batch, device, pad_id, prefix_cache, answer_logits_only)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -161,6 +171,7 @@ def train(model, sampler, device: torch.device, pad_id: int, *, run_dir: Path, o
             torch.nn.utils.clip_grad_norm_(params, grad_clip)
         optimizer.step()
         dt = time.time() - t0
+        run_seconds += dt
         state["step"] = step + 1
         state["examples"] += len(batch.examples)
         state["train_seconds"] += dt

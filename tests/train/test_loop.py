@@ -96,3 +96,18 @@ def test_a_warm_start_records_the_adapter_it_began_with(tiny, tmp_path):
     record = _initialized_from(str(out))
     assert record == {"adapter": str(out), "weights_sha256": sha256_file(out / "adapter_model.safetensors"),
                       "examples_seen": 6, "initialized_from": {"adapter": "older"}}
+
+
+def test_a_time_budget_anneals_the_rate_and_stops_training(tiny, tmp_path):
+    from convert.train.loop import lr_at
+
+    assert lr_at(50, 1e-3, 10, 1000, time_frac=1.0) == pytest.approx(1e-4)  # budget spent: the floor
+    assert lr_at(50, 1e-3, 10, 1000, time_frac=0.0) == lr_at(50, 1e-3, 10, 1000)  # steps alone decide
+    assert lr_at(5, 1e-3, 10, 1000, time_frac=0.9) == pytest.approx(6e-4)  # warm-up is by steps
+    model, sampler = tiny
+    lines: list[str] = []
+    state = train(model, sampler, torch.device("cpu"), 0, run_dir=tmp_path / "run", out_dir=None, max_steps=10_000,
+                  lr=1e-3, warmup=1, ckpt_every=1000, log=lines.append, schedule_seconds=0.5)
+    assert 1 <= state["step"] < 10_000
+    assert any("time budget" in line for line in lines)
+    assert state["train_seconds"] >= 0.5
