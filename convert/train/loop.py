@@ -132,12 +132,15 @@ def train(model, sampler, device: torch.device, pad_id: int, *, run_dir: Path, o
           max_steps: int, lr: float, warmup: int, ckpt_every: int, log_every: int = 10,
           deadline: Optional[float] = None, resume: bool = False, prefix_cache: bool = True,
           answer_logits_only: bool = True, grad_clip: float = 1.0, on_checkpoint=None, log=print,
-          snapshot_every: int = 0, schedule_seconds: Optional[float] = None) -> dict:
+          snapshot_every: int = 0, schedule_seconds: Optional[float] = None,
+          max_skipped_in_a_row: int = 10) -> dict:
     """Train until max_steps or the wall-clock deadline (epoch seconds); returns the final state dict.
 
     ``snapshot_every``: also keep the adapter of every such step in run_dir/snapshots/step-N (a learning curve).
     ``schedule_seconds``: a budget of training seconds (this run's, counted from its first step): the cosine ends
     when it is spent and training stops there, for a machine lent for a fixed time (steps per second unknown ahead).
+    A step whose loss or gradient is not finite updates nothing (counted in ``skipped_steps``); after
+    ``max_skipped_in_a_row`` such steps in a row training stops with ``FloatingPointError``.
     """
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0, betas=(0.9, 0.999))
@@ -167,24 +170,35 @@ def train(model, sampler, device: torch.device, pad_id: int, *, run_dir: Path, o
         loss, info = batch_loss(model, batch, device, pad_id, prefix_cache, answer_logits_only)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if grad_clip:
-            torch.nn.utils.clip_grad_norm_(params, grad_clip)
-        optimizer.step()
+        norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip else float("inf"))
+        if torch.isfinite(loss) and torch.isfinite(norm):
+            optimizer.step()
+            state["skipped_in_a_row"] = 0
+        else:  # one bad batch must not turn every weight into NaN (as it did once on a GPU in bfloat16)
+            optimizer.zero_grad(set_to_none=True)
+            state["skipped_steps"] = state.get("skipped_steps", 0) + 1
+            state["skipped_in_a_row"] = state.get("skipped_in_a_row", 0) + 1
+            log(f"step {step + 1}: non-finite loss or gradient, update skipped")
+            if state["skipped_in_a_row"] >= max_skipped_in_a_row:
+                raise FloatingPointError(f"{state['skipped_in_a_row']} steps in a row had a non-finite loss or "
+                                         f"gradient (last at step {step + 1}); the adapter is as it was before them")
         dt = time.time() - t0
         run_seconds += dt
         state["step"] = step + 1
         state["examples"] += len(batch.examples)
         state["train_seconds"] += dt
         lv = float(loss.item())
-        state["loss_ema"] = lv if state["loss_ema"] is None else 0.95 * state["loss_ema"] + 0.05 * lv
         window_t += dt
         window_ex += len(batch.examples)
-        window_loss += lv
-        window_acc += info["answer_tok_acc"]
-        window_n += 1
+        if math.isfinite(lv):
+            state["loss_ema"] = lv if state["loss_ema"] is None else 0.95 * state["loss_ema"] + 0.05 * lv
+            window_loss += lv
+            window_acc += info["answer_tok_acc"]
+            window_n += 1
         if state["step"] % log_every == 0 or state["step"] == max_steps:
-            rec = {"step": state["step"], "loss": round(window_loss / window_n, 4),
-                   "answer_tok_acc": round(window_acc / window_n, 4), "s_per_example": round(window_t / window_ex, 3),
+            finite = window_n or None  # a window of skipped steps only has no loss to show
+            rec = {"step": state["step"], "loss": finite and round(window_loss / window_n, 4),
+                   "answer_tok_acc": finite and round(window_acc / window_n, 4), "s_per_example": round(window_t / window_ex, 3),
                    "lr": round(optimizer.param_groups[0]["lr"], 7), "examples": state["examples"],
                    "time": time.strftime("%H:%M:%S", time.gmtime())}
             state["history"].append(rec)

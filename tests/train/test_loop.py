@@ -111,3 +111,40 @@ def test_a_time_budget_anneals_the_rate_and_stops_training(tiny, tmp_path):
     assert 1 <= state["step"] < 10_000
     assert any("time budget" in line for line in lines)
     assert state["train_seconds"] >= 0.5
+
+
+def _poison_head(model, bad_calls):
+    """Make the lm_head's output NaN on the calls whose index (from 0) is in ``bad_calls`` (one call per step)."""
+    from convert.train.model import body_and_head
+
+    calls = [0]
+
+    def hook(module, inputs, output):
+        calls[0] += 1
+        return output * float("nan") if calls[0] - 1 in bad_calls else output
+
+    body_and_head(model)[1].register_forward_hook(hook)
+
+
+def test_a_non_finite_step_updates_nothing_and_training_goes_on(tiny, tmp_path):
+    model, sampler = tiny
+    _poison_head(model, bad_calls={1})
+    lines: list[str] = []
+    state = train(model, sampler, torch.device("cpu"), 0, run_dir=tmp_path / "run", out_dir=None, max_steps=4,
+                  lr=1e-3, warmup=1, ckpt_every=100, log_every=1, log=lines.append)
+    assert state["step"] == 4 and state["skipped_steps"] == 1
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert state["loss_ema"] == state["loss_ema"]  # not NaN
+    assert any("step 2: non-finite" in line for line in lines)
+    assert [h["loss"] is None for h in state["history"]] == [False, True, False, False]
+
+
+def test_steps_that_stay_non_finite_stop_training_with_a_clear_error(tiny, tmp_path):
+    model, sampler = tiny
+    _poison_head(model, bad_calls=set(range(2, 100)))
+    with pytest.raises(FloatingPointError, match="3 steps in a row"):
+        train(model, sampler, torch.device("cpu"), 0, run_dir=tmp_path / "run", out_dir=None, max_steps=20,
+              lr=1e-3, warmup=1, ckpt_every=1, log=lambda m: None, max_skipped_in_a_row=3)
+    saved = json.loads((tmp_path / "run" / "ckpt" / "state.json").read_text())
+    assert (saved["step"], saved["skipped_steps"]) == (4, 2)  # checkpoints of skipped steps hold the same weights
+    assert all(torch.isfinite(p).all() for p in model.parameters())
