@@ -1,7 +1,7 @@
 """notifclf: sort notifications into the user's folders and priorities, offline, on a CPU."""
 
-from .classifier import Classifier
-from .engine import DecodeCounts, Inspection
+from typing import TYPE_CHECKING
+
 from .errors import (
     CacheError,
     ClassifierClosedError,
@@ -23,6 +23,24 @@ from .result import Classification
 from .schema import output_schema
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .classifier import Classifier
+    from .engine import DecodeCounts, Inspection
+
+# The classifier and its engine load llama.cpp: imported on first use, so that what needs none of it (the prompt
+# format, folders, the training code under convert/) imports without the compiled library.
+_LAZY = {"Classifier": ".classifier", "DecodeCounts": ".engine", "Inspection": ".engine"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "CacheError", "Classification", "Classifier", "ClassifierClosedError", "DEFAULT_FOLDERS", "DecodeCounts", "Folder",
