@@ -366,12 +366,12 @@ class BatchSampler:
             pool = self._near_miss_rows(p)
             if pool:
                 return rng.choice(pool)
-        apps = [a for s in sc.folder_set.specs for a in s.apps]
+        apps = [a for s in sc.folder_set.specs for a in sorted(s.apps)]  # sorted: a set's order varies by process
         if apps and u < 0.65:
             pool = self.by_app.get(rng.choice(apps), [])
             if pool:
                 return rng.choice(pool)
-        cats = [c for s in sc.folder_set.specs for c in s.categories]
+        cats = [c for s in sc.folder_set.specs for c in sorted(s.categories)]
         if cats and u < 0.8:
             pool = self.by_category.get(rng.choice(cats), [])
             if pool:

@@ -364,3 +364,34 @@ def test_shared_convention_folder_sends_every_moving_convention_of_a_batch_to_on
     _near_miss_share(shared)  # asserts that every row's label is still its scenario's
     with pytest.raises(ValueError, match="shared_convention_folder"):
         _sampler(shared_convention_folder=1.5)
+
+
+_DIGEST = """
+import hashlib, sys
+sys.path.insert(0, ".")
+from convert.train.batches import BatchSampler, ExampleBuilder
+from convert.train.taxonomy import load_taxonomy
+from tests.train.fixtures import ROWS, fake_encode
+s = BatchSampler(ROWS, ExampleBuilder(None, fake_encode, [1001], max_user_tokens=40), load_taxonomy(), 4, 3, 0.3,
+                 folder_codes=True, near_misses=True, examples_rate=0.7, preferences_rate=0.5, hint_miss_rate=0.4,
+                 preference_hints=True, example_hints=True, sibling_sets=0.3, conventions_per_batch=[1, 2])
+h = hashlib.sha256()
+for step in range(60):
+    b = s.batch(step)
+    h.update(repr((b.prefix, [e.ids for e in b.examples], b.row_ids)).encode())
+print(h.hexdigest())
+"""
+
+
+def test_a_batch_depends_on_seed_and_step_only_not_on_the_process():
+    """Resuming in a new process (or training on another machine) must draw the same batches: no set's order,
+    which Python varies per process, may steer a draw."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    digests = {subprocess.run([sys.executable, "-c", _DIGEST], cwd=repo, capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(digests) == 1
