@@ -196,9 +196,10 @@ def train(model, sampler, device: torch.device, pad_id: int, *, run_dir: Path, o
             window_acc += info["answer_tok_acc"]
             window_n += 1
         if state["step"] % log_every == 0 or state["step"] == max_steps:
-            finite = window_n or None  # a window of skipped steps only has no loss to show
-            rec = {"step": state["step"], "loss": finite and round(window_loss / window_n, 4),
-                   "answer_tok_acc": finite and round(window_acc / window_n, 4), "s_per_example": round(window_t / window_ex, 3),
+            # a window of skipped steps only has no loss to show
+            rec = {"step": state["step"], "loss": round(window_loss / window_n, 4) if window_n else None,
+                   "answer_tok_acc": round(window_acc / window_n, 4) if window_n else None,
+                   "s_per_example": round(window_t / window_ex, 3),
                    "lr": round(optimizer.param_groups[0]["lr"], 7), "examples": state["examples"],
                    "time": time.strftime("%H:%M:%S", time.gmtime())}
             state["history"].append(rec)
