@@ -1,6 +1,7 @@
 """notifclf: sort notifications into the user's folders and priorities, offline, on a CPU."""
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     CacheError,
@@ -33,10 +34,8 @@ if TYPE_CHECKING:
 _LAZY = {"Classifier": ".classifier", "DecodeCounts": ".engine", "Inspection": ".engine"}
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
         value = getattr(importlib.import_module(_LAZY[name], __name__), name)
         globals()[name] = value
         return value
