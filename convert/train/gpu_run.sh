@@ -9,6 +9,12 @@
 # against BASE_SHA256), wheels (gguf, jsonschema and its dependencies), train.jsonl and tiny.gguf
 # (tests/tiny_gguf.py). OUTDIR gets the adapter, training.json, train.log and up to four snapshots (a learning curve).
 # DTYPE (default float32): one bfloat16 run on an H200 went NaN at step ~38 (docs/experiments.md).
+# Making STAGE here (a folder .git/info/exclude ignores, carried to the machine):
+#   split -b 61425008 -d -a 1 BASE.gguf STAGE/c            # 8 parts of 58.6 MiB: one per call where 64 MiB travel
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 -d STAGE \
+#       gguf jsonschema jsonschema-specifications referencing rpds-py
+#   cp ../shared/data/notifai/train.jsonl STAGE/
+#   python -c "import sys; sys.path.insert(0, 'tests'); from tiny_gguf import write_tiny_model as w; w('STAGE/tiny.gguf', arch='qwen2', seed=0)"
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 mode=$1 stage=$2
