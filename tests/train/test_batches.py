@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -386,11 +390,6 @@ print(h.hexdigest())
 def test_a_batch_depends_on_seed_and_step_only_not_on_the_process():
     """Resuming in a new process (or training on another machine) must draw the same batches: no set's order,
     which Python varies per process, may steer a draw."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     repo = Path(__file__).resolve().parents[2]
     digests = {subprocess.run([sys.executable, "-c", _DIGEST], cwd=repo, capture_output=True, text=True, check=True,
                               env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
