@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import notifclf  # noqa: E402
+from notifclf.embedding.folder_prior import PRIOR_NAMES  # noqa: E402
 
 SUITES = Path(__file__).resolve().parent / "conventions"
 FIELDS = ("app", "title", "body")
@@ -134,7 +135,7 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=None)
     p.add_argument("--out", default="runs/eval/corrections.json")
     p.add_argument("--ks", default="0,1,3,5")
-    p.add_argument("--folder-prior", default=None, choices=["embeddings"], help="Classifier(folder_prior=...)")
+    p.add_argument("--folder-prior", default=None, choices=list(PRIOR_NAMES), help="Classifier(folder_prior=...)")
     p.add_argument("--no-cost", action="store_true", help="skip the latency measurement")
     p.add_argument("--no-calibration", action="store_true", help="Classifier(calibrate_corrections=False)")
     args = p.parse_args(argv)

@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import notifclf  # noqa: E402
+from notifclf.embedding.folder_prior import PRIOR_NAMES  # noqa: E402
 from notifclf.dev_split import is_dev  # noqa: E402
 from notifclf.evaluation import load_labeled  # noqa: E402
 
@@ -155,7 +156,7 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default="runs/eval/data")
     p.add_argument("--out", default="runs/eval/heldout.json")
     p.add_argument("--only", default=None, help="only sets whose name starts with this (or 'preferences', 'priority-clear')")
-    p.add_argument("--folder-prior", default=None, choices=["embeddings"], help="Classifier(folder_prior=...)")
+    p.add_argument("--folder-prior", default=None, choices=list(PRIOR_NAMES), help="Classifier(folder_prior=...)")
     p.add_argument("--folder-orders", type=int, default=1, choices=[1, 2, 3], help="Classifier(folder_orders=...)")
     p.add_argument("--suites", nargs="*", default=(), metavar="FILE",
                    help="also score these suite files (evals/*.json, seed_emergent.json)")

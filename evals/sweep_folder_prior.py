@@ -9,6 +9,7 @@ Also printed: contextual calibration (the model's folder distribution divided by
 inputs, to the power alpha), alone and with the chosen weight; measured, not used by the runtime.
 
     python evals/sweep_folder_prior.py [--model NAME|PATH] [--data-dir runs/eval/data] [--out runs/eval/prior-sweep.json]
+                                       [--priors embeddings,reader] [--reuse]
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from notifclf.embedding import load_sentence_encoder  # noqa: E402
-from notifclf.embedding.folder_prior import EmbeddingFolderPrior  # noqa: E402
+from notifclf.embedding.folder_prior import PRIOR_NAMES, EmbeddingFolderPrior, load_folder_prior  # noqa: E402
 from notifclf.folders import validate_folders  # noqa: E402
 from notifclf.notification import Notification  # noqa: E402
 from run_heldout import data_sets, dev_split_set, model_only_classifier, note_of  # noqa: E402
@@ -53,9 +53,9 @@ CONTENT_FREE = (Notification(title=""), Notification(app="App", title="Notificat
 ALPHAS = (0.5, 1.0)
 
 
-def collect(model: str | None, data_dir: Path, data: Path) -> dict:
-    prior = EmbeddingFolderPrior(load_sentence_encoder(), weight=1.0)
-    clf = model_only_classifier(model)
+def collect(model: str | None, data_dir: Path, data: Path, threads: int | None = None) -> dict:
+    """The model's folder distribution on every case (no prior), with the cases' notifications and gold folders."""
+    clf = model_only_classifier(model, n_threads=threads)
     found: dict = {}
     try:
         for name, folders, instructions, cases in suites(data_dir, data):
@@ -65,16 +65,25 @@ def collect(model: str | None, data_dir: Path, data: Path) -> dict:
             for i in range(0, len(notes), 8):
                 results += clf.classify_many(notes[i: i + 8])
             names = [f.name for f in clf.folders]
-            cos = prior.bias(validate_folders(folders), notes)
             lean = np.mean([[r.folder_distribution.get(n, 0.0) for n in names]
                             for r in clf.classify_many(list(CONTENT_FREE))], axis=0)
-            found[name] = {"folders": names, "gold": [c["folder"] for c in cases], "cos": cos.tolist(),
+            found[name] = {"folders": names, "descriptions": [f["description"] for f in folders],
+                           "notes": [note_of(c) for c in cases], "gold": [c["folder"] for c in cases],
                            "model": [[r.folder_distribution.get(n, 0.0) for n in names] for r in results],
                            "content_free": lean.tolist()}
             print(f"{name:<32}{len(cases):>5}", flush=True)
     finally:
         clf.close()
     return found
+
+
+def add_cosines(found: dict, prior_name: str) -> None:
+    """``found[set]["cos"]``: the cosines of ``prior_name``'s encoder (a prior of weight 1), for every set."""
+    prior = load_folder_prior(prior_name)
+    prior = EmbeddingFolderPrior(prior.encoder, weight=1.0)
+    for s in found.values():
+        folders = validate_folders([{"name": n, "description": d} for n, d in zip(s["folders"], s["descriptions"])])
+        s["cos"] = prior.bias(folders, [Notification.coerce(n) for n in s["notes"]]).tolist()
 
 
 def accuracy(found: dict, names: list[str], weight: float, alpha: float = 0.0) -> float:
@@ -118,12 +127,26 @@ def main(argv=None) -> int:
     p.add_argument("--data", default=str(DEFAULT_DATA))
     p.add_argument("--data-dir", default="runs/eval/data")
     p.add_argument("--out", default="runs/eval/prior-sweep.json")
+    p.add_argument("--priors", default="embeddings", help=f"comma-separated, of {', '.join(PRIOR_NAMES)}")
+    p.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: the Classifier's)")
+    p.add_argument("--reuse", action="store_true",
+                   help="take the model's distributions from --out (written by an earlier run) instead of running it")
     args = p.parse_args(argv)
-    found = collect(args.model, Path(args.data_dir), Path(args.data))
-    text, chosen = table(found)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"model": args.model or "default", "chosen": chosen, "sets": found}))
-    print(text)
+    out = Path(args.out)
+    if args.reuse:
+        report = json.loads(out.read_text(encoding="utf-8"))
+        found = report["sets"]
+    else:
+        found = collect(args.model, Path(args.data_dir), Path(args.data), args.threads)
+        report = {"model": args.model or "default", "sets": found}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for prior_name in args.priors.split(","):
+        add_cosines(found, prior_name)
+        text, chosen = table(found)
+        report.setdefault("chosen", {})[prior_name] = chosen
+        print(f"folder prior {prior_name!r} (weight 1000: the encoder alone):")
+        print(text)
+    out.write_text(json.dumps(report))
     return 0
 
 

@@ -74,3 +74,14 @@ def test_unknown_prior_names_and_bad_weights_are_refused(encoder):
     with pytest.raises(ValueError, match="weight"):
         EmbeddingFolderPrior(encoder, weight=-1)
     assert load_folder_prior(None) is None and load_folder_prior("none") is None
+
+
+def test_the_prior_steps_aside_where_a_stated_preference_may_decide(tiny_qwen2, encoder, tmp_path):
+    rule = "Anything from Uber goes to Music"  # shares "Uber" with the first note only
+    strong = EmbeddingFolderPrior(encoder, weight=1000.0)
+    with _classifier(tiny_qwen2, tmp_path, instructions=rule, folder_prior=strong) as clf:
+        with_prior = clf.classify_many(NOTES)
+    with _classifier(tiny_qwen2, tmp_path, instructions=rule) as clf:
+        without = clf.classify_many(NOTES)
+    assert with_prior[0].folder_distribution == pytest.approx(without[0].folder_distribution)  # the model's own
+    assert [r.folder for r in with_prior[1:]] == ["Music", "Family"]  # the prior still decides the others

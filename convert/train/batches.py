@@ -176,7 +176,7 @@ def mentioned_names(rows: Sequence[dict], apps: set[str], fewest: int = 4, most:
 class BatchSampler:
     """Deterministic batches over the trainable rows (no dev rows, no held-out categories)."""
 
-    def __init__(self, rows: Sequence[dict], builder: ExampleBuilder, taxonomy: Taxonomy, batch_size: int = 8,
+    def __init__(self, rows: Sequence[dict], builder: Optional[ExampleBuilder], taxonomy: Taxonomy, batch_size: int = 8,
                  seed: int = 0, inject_rate: float = 0.0, majority_priority: bool = True, folder_codes: bool = False,
                  near_misses: bool = False, random_codes: bool = False, repeat_codes: bool = False,
                  near_miss_rate: float = 0.3, scoped_conventions: float = 0.0, examples_rate: float = 0.35,
@@ -454,6 +454,18 @@ class BatchSampler:
         if rng.random() >= self.shared_convention_folder:
             return prefs
         return [replace(p, folder=movers[0]) if not p.text and p.folder is not None else p for p in prefs]
+
+    def episode(self, step: int, n: int) -> tuple[tuple[Folder, ...], list[tuple[dict, str]]]:
+        """A sampled folder set alone (no preferences, no examples) and up to ``n`` rows with their folder under
+        it: what the folder reader trains on (``reader.py``). Depends only on (seed, step), like :meth:`batch`."""
+        rng = random.Random(f"{self.seed}:{step}:episode")
+        sc, picked = Scenario(self.folder_sets.sample(rng)), []
+        for _attempt in range(20):
+            picked = self._labelled(rng, sc, n, set())
+            if len(picked) >= 2 and len({f for _, (f, _p) in picked}) >= 2:
+                break
+            sc = Scenario(self.folder_sets.sample(rng))
+        return sc.folders, [(self.rows[i], f) for i, (f, _p) in picked]
 
     def _letters(self, step: int, n: int) -> str:
         """The codes of a batch's folders; its own random stream, so the rows and labels drawn stay the same."""

