@@ -54,6 +54,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rank", type=int, default=16)
     p.add_argument("--alpha", type=float, default=32.0)
     p.add_argument("--scale", type=float, default=20.0, help="logit scale: the runtime's prior weight")
+    p.add_argument("--sibling-sets", type=float, default=0.0,
+                   help="share of taxonomy folder sets with a folder for each of 2-4 categories of one group")
+    p.add_argument("--init-adapter", default=None, help="start from this reader adapter (a warm start)")
     p.add_argument("--generated", type=int, default=40, help="as convert.train: generated rows for thin categories")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
@@ -94,6 +97,26 @@ def save_adapter(model, out: Path, rank: int, alpha: float, base_file: Path) -> 
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n")
 
 
+def load_adapter(model, adapter_dir: Path, rank: int, alpha: float) -> None:
+    """Copy a saved reader adapter (:func:`save_adapter`'s format) into a peft-wrapped encoder of the same rank."""
+    import torch
+
+    from notifclf.embedding.lora import read_adapter_config
+    from notifclf.embedding.tensorfile import read_safetensors
+
+    config = read_adapter_config(adapter_dir)
+    if config["rank"] != rank or float(config["alpha"]) != alpha:
+        raise ValueError(f"{adapter_dir} has rank {config['rank']}, alpha {config['alpha']}: not {rank}, {alpha}")
+    saved = read_safetensors(adapter_dir / WEIGHTS_FILE)
+    params = dict(model.named_parameters())
+    for name, value in saved.items():
+        key = f"base_model.model.{name}.default.weight"
+        with torch.no_grad():
+            params[key].copy_(torch.from_numpy(value.astype("float32")))
+    if len(saved) != sum(1 for k in params if ".lora_" in k):
+        raise ValueError(f"{adapter_dir} does not hold every LoRA weight of this model")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
@@ -112,11 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     generated = (generate_rows(taxonomy, Counter(taxonomy.category_of(r) for r in train_rows), args.generated,
                                args.seed) if args.generated else [])
     sampler = BatchSampler(train_rows + generated, None, taxonomy, seed=args.seed, preferences_rate=0.0,
-                           examples_rate=0.0)
+                           examples_rate=0.0, sibling_sets=args.sibling_sets)
     tok = AutoTokenizer.from_pretrained(str(encoder_dir))
     model = AutoModel.from_pretrained(str(encoder_dir), add_pooling_layer=False)
     model = get_peft_model(model, LoraConfig(r=args.rank, lora_alpha=args.alpha, lora_dropout=0.0,
                                              target_modules=list(TARGETS)))
+    if args.init_adapter:
+        load_adapter(model, Path(args.init_adapter), args.rank, args.alpha)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
 

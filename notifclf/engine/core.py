@@ -22,7 +22,7 @@ from ..errors import ClassifierClosedError, ModelIntegrityError, OutputValidatio
 from .fast_choice import Choice, choose, folder_distributions, priority_probs
 from ..example_hints import EXAMPLE_HINTS_KEY, similar_examples
 from ..folder_codes import FOLDER_LABELS, FOLDER_LABELS_KEY, code_folders
-from ..folders import Folder
+from ..folders import DEFAULT_FOLDERS, Folder
 from .runtime import GrammarSampler, LlamaRuntime
 from ..notification import Notification
 from ..preference_hints import MAX_HINT_TOKENS, PREFERENCE_HINTS_KEY, matching_preferences
@@ -282,10 +282,11 @@ class Engine:
         return bias
 
     def _prior_bias(self, setup: PromptSetup, notes: list[Notification]) -> np.ndarray | None:
-        """The folder prior's bonuses, none for a notification that a stated preference may decide (one shares a word
-        with it, as :func:`matching_preferences` finds): the model reads the rule, the prior cannot, so the prior
-        never outvotes what the user wrote."""
-        if self.folder_prior is None:
+        """The folder prior's bonuses: none under the four default folders (the fine-tuned model was trained on them
+        and reads them better than any prior: README, "Your own folders"), and none for a notification that a stated
+        preference may decide (one shares a word with it, as :func:`matching_preferences` finds): the model reads
+        the rule, the prior cannot, so the prior never outvotes what the user wrote."""
+        if self.folder_prior is None or set(setup.folders) == set(DEFAULT_FOLDERS):
             return None
         bias = np.array(self.folder_prior.bias(setup.folders, notes), dtype=np.float64)  # ours to change
         if setup.instructions:

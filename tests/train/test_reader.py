@@ -97,3 +97,28 @@ def test_a_short_run_trains_and_saves_a_loadable_adapter(model_dir, tmp_path):
     assert (out / WEIGHTS_FILE).is_file()
     moved = open_model_dir(model_dir, out).encode(TEXTS)
     assert np.abs(moved - open_model_dir(model_dir).encode(TEXTS)).max() > 0  # three steps of lr > 0 moved it
+
+
+def test_a_warm_start_continues_from_the_saved_adapter(model_dir, tmp_path):
+    from transformers import AutoModel
+
+    from convert.train.reader import load_adapter
+
+    def wrapped():
+        return peft.get_peft_model(AutoModel.from_pretrained(str(model_dir), add_pooling_layer=False),
+                                   peft.LoraConfig(r=4, lora_alpha=8, target_modules=list(TARGETS)))
+
+    torch.manual_seed(1)
+    first = wrapped()
+    with torch.no_grad():
+        for name, param in first.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.05)
+    save_adapter(first, tmp_path, 4, 8.0, model_dir / "model.safetensors")
+    second = wrapped()
+    load_adapter(second, tmp_path, 4, 8.0)
+    got = {k: v for k, v in second.state_dict().items() if "lora_" in k}
+    want = {k: v.half().float() for k, v in first.state_dict().items() if "lora_" in k}
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in got)
+    with pytest.raises(ValueError, match="rank 4"):
+        load_adapter(wrapped(), tmp_path, 8, 16.0)
