@@ -140,8 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     model = AutoModel.from_pretrained(str(encoder_dir), add_pooling_layer=False)
     model = get_peft_model(model, LoraConfig(r=args.rank, lora_alpha=args.alpha, lora_dropout=0.0,
                                              target_modules=list(TARGETS)))
+    started_from = None
     if args.init_adapter:
-        load_adapter(model, Path(args.init_adapter), args.rank, args.alpha)
+        start = Path(args.init_adapter)
+        load_adapter(model, start, args.rank, args.alpha)
+        before = json.loads((start / "training.json").read_text()) if (start / "training.json").is_file() else {}
+        started_from = {"adapter": str(start), "weights_sha256": sha256_file(start / WEIGHTS_FILE),
+                        "notifications_seen": before.get("notifications_seen"),
+                        "initialized_from": before.get("initialized_from")}
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
 
@@ -198,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads, "final_loss_ema": ema, "history": history,
         "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    if args.init_adapter:
+        report["initialized_from"] = started_from
     (out / "training.json").write_text(json.dumps(report, indent=1) + "\n")
     print(f"saved {out} after {steps_done} steps in {train_seconds / 60:.1f} min", flush=True)
     return 0
