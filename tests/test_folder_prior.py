@@ -85,3 +85,16 @@ def test_the_prior_steps_aside_where_a_stated_preference_may_decide(tiny_qwen2, 
         without = clf.classify_many(NOTES)
     assert with_prior[0].folder_distribution == pytest.approx(without[0].folder_distribution)  # the model's own
     assert [r.folder for r in with_prior[1:]] == ["Music", "Family"]  # the prior still decides the others
+
+
+def test_the_prior_steps_aside_where_a_stored_correction_is_like_the_notification(tiny_qwen2, encoder, tmp_path):
+    strong = EmbeddingFolderPrior(encoder, weight=1000.0)
+    store = tmp_path / "corrections.sqlite3"
+    kwargs = dict(folders=FOLDERS, progress=False, result_cache_size=0, corrections_path=store)
+    with Classifier(tiny_qwen2, **kwargs) as clf:
+        clf.correct({"app": "Uber", "title": "Your driver is arriving", "body": "Honda Civic"}, folder="Music")
+        without = clf.classify_many(NOTES)
+    with Classifier(tiny_qwen2, folder_prior=strong, **kwargs) as clf:
+        with_prior = clf.classify_many(NOTES)
+    assert with_prior[0].folder_distribution == pytest.approx(without[0].folder_distribution)  # like the correction
+    assert [r.folder for r in with_prior[1:]] == ["Music", "Family"]  # nothing like it: the prior decides

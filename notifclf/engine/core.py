@@ -283,17 +283,18 @@ class Engine:
 
     def _prior_bias(self, setup: PromptSetup, notes: list[Notification]) -> np.ndarray | None:
         """The folder prior's bonuses: none under the four default folders (the fine-tuned model was trained on them
-        and reads them better than any prior: README, "Your own folders"), and none for a notification that a stated
-        preference may decide (one shares a word with it, as :func:`matching_preferences` finds): the model reads
-        the rule, the prior cannot, so the prior never outvotes what the user wrote."""
+        and reads them better than any prior: README, "Your own folders"), and none for a notification that the
+        user's own words may decide: a stated preference that shares a word with it (:func:`matching_preferences`)
+        or a stored correction like it (:func:`similar_examples`). The model reads those, the prior cannot, so the
+        prior never outvotes what the user said."""
         if self.folder_prior is None or set(setup.folders) == set(DEFAULT_FOLDERS):
             return None
         bias = np.array(self.folder_prior.bias(setup.folders, notes), dtype=np.float64)  # ours to change
-        if setup.instructions:
-            names = [f.name for f in setup.folders]
-            for i, note in enumerate(notes):
-                if matching_preferences(setup.instructions, note, names):
-                    bias[i] = 0.0
+        names = [f.name for f in setup.folders]
+        for i, note in enumerate(notes):
+            if ((setup.instructions and matching_preferences(setup.instructions, note, names))
+                    or similar_examples(setup.examples, note)):
+                bias[i] = 0.0
         return bias
 
     def _example_shift(self, prepared: _Prepared) -> np.ndarray | None:
