@@ -6,8 +6,8 @@
 Methods run in interleaved rounds (a new random order each round) over the same notifications, so machine noise hits
 them alike; per-notification medians over rounds are printed with their ratios. Cold start (import to first result,
 model already cached) and peak RSS are measured in fresh child processes that load notifclf only. ``--with-prior``
-adds ``classify`` with ``folder_prior="embeddings"`` to the same rounds, ``--folder-orders K`` ``classify`` with
-``folder_orders=K``.
+adds ``classify`` with ``folder_prior="reader"`` to the same rounds (under the defaults renamed, same descriptions:
+no prior applies under the defaults themselves), ``--folder-orders K`` ``classify`` with ``folder_orders=K``.
 
 The floors: the notification's own tokens; and those plus the fixed text every method must evaluate after them
 before the answer's first choice (end of turn, assistant header, ``{"folder": "``), in one decode with one logits
@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "notifai" / "train.jsonl"
 FLOOR = "floor: notification tokens only"
 FLOOR2 = "floor: notification + fixed suffix"
-PRIOR = "notifclf classify + embedding prior"
+PRIOR = "notifclf classify + folder reader (renamed defaults)"
 ORDERS = "notifclf classify, folder_orders=K"
 
 CHILD = r"""
@@ -129,7 +129,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--with-prior", action="store_true", help="also time classify with folder_prior='embeddings'")
+    ap.add_argument("--with-prior", action="store_true", help="also time classify with folder_prior='reader'")
     ap.add_argument("--folder-orders", type=int, choices=[2, 3], help="also time classify with folder_orders=K")
     args = ap.parse_args()
 
@@ -151,8 +151,9 @@ def main() -> int:
     }
     prior = None
     if args.with_prior:
-        prior = notifclf.Classifier(model_path, n_threads=args.threads, progress=False, result_cache_size=0,
-                                    folder_prior="embeddings")
+        renamed = [notifclf.Folder(f"My {f.name}", f.description) for f in notifclf.DEFAULT_FOLDERS]
+        prior = notifclf.Classifier(model_path, folders=renamed, n_threads=args.threads, progress=False,
+                                    result_cache_size=0, folder_prior="reader")
         methods[PRIOR] = lambda: [prior.classify(n) for n in notes]
     orders = None
     if args.folder_orders:

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every accuracy figure of the README and of the model's training.json, with the default model (or MODEL=...).
 # Baselines on the same rows: python evals/baselines.py; learning curve: bash evals/learning_curve.sh.
-#   [DATA=train.jsonl] [SEED=seed_emergent.json] [OUT=runs/eval] [MODEL=name|path] [PRIOR=embeddings] bash evals/run_all.sh
-# PRIOR=embeddings: Classifier(folder_prior="embeddings") everywhere but the injection suite (model only).
+#   [DATA=train.jsonl] [SEED=seed_emergent.json] [OUT=runs/eval] [MODEL=name|path] [PRIOR=embeddings|reader] bash evals/run_all.sh
+# PRIOR=reader|embeddings: Classifier(folder_prior=...) everywhere but the injection suite (model only).
 # Reports go to $OUT/*.json (never committed); a summary table is printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."

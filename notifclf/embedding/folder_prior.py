@@ -1,16 +1,17 @@
 """A second reader of the folder descriptions: sentence-embedding similarity added to the model's folder scores.
 
-The fine-tuned 0.5B model knows the folders it was trained on well, but on folder sets it never saw it tends to
-collapse onto one folder; a small sentence-embedding model (all-MiniLM-L6-v2, run in numpy by
-:mod:`notifclf.embedding.minilm`) reads unseen descriptions better and the default four worse. With a prior, the
-folder is
+The fine-tuned 0.5B model knows the folders it was trained on well, but on folder sets it never saw it reads less
+well; a small sentence-embedding model (all-MiniLM-L6-v2, run in numpy by :mod:`notifclf.embedding.minilm`) reads
+unseen descriptions better, and with the folder reader's LoRA adapter (``"reader"``, trained on the same folder sets
+by ``convert/train/reader.py``) far better. With a prior, the folder is
 
     argmax_f  log P_model(f | notification) + weight * cos(notification, "name: description" of f)
 
-and the priority is then decoded by the model for that folder (grammar-constrained as always). ``weight`` 20 was
-chosen on the in-distribution evaluation sets (sampled folder sets of trained categories and the dev split), never
-on the held-out ones (``evals/sweep_folder_prior.py``); ``evals/run_heldout.py --folder-prior embeddings``
-measures it. The prior does not read the user's free-text preferences or corrections: only the model does.
+and the priority is then decoded by the model for that folder (grammar-constrained as always). The weights (20 for
+the published encoder, 50 for the reader) were chosen on in-distribution evaluation sets, never on the held-out ones
+(``evals/sweep_folder_prior.py``); ``evals/run_heldout.py --folder-prior reader`` measures it. The prior does not read
+the user's free-text preferences or corrections: only the model does, so the engine applies no prior where those
+may decide, nor under the four default folders (``Engine._prior_bias``).
 """
 
 from __future__ import annotations
