@@ -192,7 +192,7 @@ def main() -> int:
     print(f"identical answers: classify vs grammar decoding {agree}/{len(notes)}; classify vs naive {agree_naive}/{len(notes)}")
     print(f"decode paths used by classify: {fast.decode_counts()}")
     if prior is not None:
-        print(f"classify with the embedding folder prior over classify: {med[PRIOR] / med['notifclf classify']:.2f}x "
+        print(f"classify with the folder reader (renamed defaults) over classify (defaults): {med[PRIOR] / med['notifclf classify']:.2f}x "
               f"(+{med[PRIOR] - med['notifclf classify']:.1f} ms/notif)")
         prior.close()
     if orders is not None:

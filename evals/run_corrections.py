@@ -11,7 +11,7 @@ notifications, result cache off, interleaved rounds), and the first ``classify``
 system prompt's KV is recomputed once) vs a steady one.
 
     python evals/run_corrections.py [--model NAME|PATH] [--out runs/eval/corrections.json] [--ks 0,1,3,5]
-                                    [--folder-prior embeddings] [--no-cost]
+                                    [--folder-prior reader|embeddings] [--no-cost] [--renamed-folders]
 """
 
 from __future__ import annotations
@@ -42,6 +42,16 @@ def follows(result, convention: dict) -> bool:
             and (convention["priority"] is None or result.priority == convention["priority"]))
 
 
+def renamed(suite: dict, prefix: str = "My ") -> dict:
+    """The suite with every folder renamed ``prefix + name`` (descriptions, conventions and labels alike): the same
+    users on a folder set of their own, where a folder prior applies (none does under the four defaults)."""
+    def name(folder):
+        return None if folder is None else prefix + folder
+    return {**suite, "folders": [{**f, "name": name(f["name"])} for f in suite["folders"]],
+            **{key: [{**item, "folder": name(item["folder"])} for item in suite[key]]
+               for key in ("conventions", "pool", "cases")}}
+
+
 def shown_items(suite: dict, k: int) -> list[int]:
     """Indices into the pool of the first ``k`` corrections of each convention, conventions in order."""
     return [i for c in suite["conventions"]
@@ -49,13 +59,13 @@ def shown_items(suite: dict, k: int) -> list[int]:
 
 
 def answers_with_corrections(model: str | None, suite: dict, k: int, folder_prior: str | None = None,
-                             calibrate: bool = True) -> list:
+                             calibrate: bool = True, threads: int | None = None) -> list:
     """Every case classified with the first ``k`` corrections per convention stored through ``Classifier.correct``
     (worked examples in the prompt), in a fresh store."""
     with tempfile.TemporaryDirectory() as tmp:
         clf = notifclf.Classifier(model, folders=suite["folders"], progress=False, result_cache_size=0,
                                   corrections_path=Path(tmp) / "corrections.sqlite3", folder_prior=folder_prior,
-                                  calibrate_corrections=calibrate)
+                                  calibrate_corrections=calibrate, n_threads=threads)
         try:
             for i in shown_items(suite, k):
                 item = suite["pool"][i]
@@ -66,8 +76,8 @@ def answers_with_corrections(model: str | None, suite: dict, k: int, folder_prio
 
 
 def evaluate_user(model: str | None, suite: dict, k: int, folder_prior: str | None = None,
-                  calibrate: bool = True) -> dict:
-    results = answers_with_corrections(model, suite, k, folder_prior, calibrate)
+                  calibrate: bool = True, threads: int | None = None) -> dict:
+    results = answers_with_corrections(model, suite, k, folder_prior, calibrate, threads)
     conventions = {c["id"]: c for c in suite["conventions"]}
     decided = [(r, c) for r, c in zip(results, suite["cases"]) if c.get("decided_by")]
     untouched = [(r, c) for r, c in zip(results, suite["cases"]) if not c.get("decided_by")]
@@ -137,15 +147,20 @@ def main(argv=None) -> int:
     p.add_argument("--ks", default="0,1,3,5")
     p.add_argument("--folder-prior", default=None, choices=list(PRIOR_NAMES), help="Classifier(folder_prior=...)")
     p.add_argument("--no-cost", action="store_true", help="skip the latency measurement")
+    p.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: the Classifier's)")
+    p.add_argument("--renamed-folders", action="store_true",
+                   help='every folder renamed "My <name>": the users on folders of their own, where a prior applies')
     p.add_argument("--no-calibration", action="store_true", help="Classifier(calibrate_corrections=False)")
     args = p.parse_args(argv)
     ks = [int(k) for k in args.ks.split(",")]
     report: dict = {"model": args.model or "default", "folder_prior": args.folder_prior,
-                    "calibrate_corrections": not args.no_calibration, "users": {}}
+                    "calibrate_corrections": not args.no_calibration, "renamed_folders": args.renamed_folders,
+                    "users": {}}
     for path in sorted(SUITES.glob("*.json")):
         suite = json.loads(path.read_text(encoding="utf-8"))
+        suite = renamed(suite) if args.renamed_folders else suite
         report["users"][suite["suite"]] = [evaluate_user(args.model, suite, k, args.folder_prior,
-                                                                  not args.no_calibration) for k in ks]
+                                                         not args.no_calibration, args.threads) for k in ks]
         for r in report["users"][suite["suite"]]:
             print(f"{suite['suite']:<28} k={r['k']}  follows {r['follows_convention']:.1%}  decided both "
                   f"{r['decided_both']:.1%}  untouched folder {r['untouched_folder']:.1%} both {r['untouched_both']:.1%}"

@@ -81,3 +81,17 @@ def test_folder_order_scores_each_order_and_their_ensemble(tiny_qwen2_codes, tmp
         got = [r.folder for r in clf.classify_many(cases)]
     assert scores["3 orders"] == round(sum(g == c["folder"] for g, c in zip(got, cases)) / 3, 4)
     assert "held-out hand-written sets" in module.summary(report)
+
+
+def test_renamed_corrections_suites_rename_every_folder_and_keep_priority_only_conventions():
+    run_corrections = _module("run_corrections")
+    suite = json.loads((EVALS / "conventions" / "teacher.json").read_text(encoding="utf-8"))
+    mine = run_corrections.renamed(suite)
+    names = {f["name"] for f in mine["folders"]}
+    assert names == {"My " + f["name"] for f in suite["folders"]} and not names & {f.name for f in DEFAULT_FOLDERS}
+    assert [f["description"] for f in mine["folders"]] == [f["description"] for f in suite["folders"]]
+    for key in ("pool", "cases"):
+        assert {item["folder"] for item in mine[key]} <= names
+        assert [item["title"] for item in mine[key]] == [item["title"] for item in suite[key]]
+    assert [c["folder"] for c in mine["conventions"]] == [None if c["folder"] is None else "My " + c["folder"]
+                                                        for c in suite["conventions"]]
