@@ -25,13 +25,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from notifclf.embedding.folder_prior import PRIOR_NAMES, EmbeddingFolderPrior, load_folder_prior  # noqa: E402
-from notifclf.folders import DEFAULT_FOLDERS, validate_folders  # noqa: E402
+from notifclf.folders import Folder, is_default_set, validate_folders  # noqa: E402
 from notifclf.notification import Notification  # noqa: E402
 from run_heldout import data_sets, dev_split_set, model_only_classifier, note_of  # noqa: E402
 
 EVALS = Path(__file__).resolve().parent
 WEIGHTS = (0, 2, 5, 10, 15, 20, 30, 50, 75, 100, 1000)
-DEFAULT_PAIRS = {(f.name, f.description) for f in DEFAULT_FOLDERS}
 GROUPS = {"in-distribution sets": "indist-sets-", "dev split (defaults)": "dev-defaults",
           "held-out hand-written": ("heldout-city-life", "heldout-reseller-traveller", "heldout-self-improver"),
           "held-out concepts": "heldout-concepts-", "held-out rows, defaults": "heldout-defaults",
@@ -94,7 +93,7 @@ def accuracy(found: dict, names: list[str], weight: float, alpha: float = 0.0) -
     ok = n = 0
     for name in names:
         s = found[name]
-        w = 0.0 if set(zip(s["folders"], s["descriptions"])) == DEFAULT_PAIRS else weight  # as the runtime does
+        w = 0.0 if is_default_set(map(Folder, s["folders"], s["descriptions"])) else weight  # as the runtime does
         scores = np.log(np.maximum(np.array(s["model"]), 1e-12)) + w * np.array(s["cos"])
         if alpha:
             scores -= alpha * np.log(np.maximum(np.array(s["content_free"]), 1e-6))

@@ -61,6 +61,11 @@ DEFAULT_FOLDERS: tuple[Folder, ...] = (
 FolderLike = Union[Folder, Mapping[str, Any]]
 
 
+def is_default_set(folders: Iterable[Folder]) -> bool:
+    """True for the four default folders, names and descriptions as shipped, in any order."""
+    return set(folders) == set(DEFAULT_FOLDERS)
+
+
 def _coerce_folder(item: FolderLike) -> Folder:
     if isinstance(item, Folder):
         return item

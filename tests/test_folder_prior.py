@@ -98,3 +98,25 @@ def test_the_prior_steps_aside_where_a_stored_correction_is_like_the_notificatio
         with_prior = clf.classify_many(NOTES)
     assert with_prior[0].folder_distribution == pytest.approx(without[0].folder_distribution)  # like the correction
     assert [r.folder for r in with_prior[1:]] == ["Music", "Family"]  # nothing like it: the prior decides
+
+
+def test_no_prior_applies_under_the_default_folders_in_any_order(tiny_qwen2, encoder, tmp_path):
+    from notifclf import DEFAULT_FOLDERS
+
+    strong = EmbeddingFolderPrior(encoder, weight=1000.0)
+    for folders in (DEFAULT_FOLDERS, DEFAULT_FOLDERS[::-1]):
+        common = dict(folders=folders, progress=False, result_cache_size=0, corrections_path=tmp_path / "none.sqlite3")
+        with Classifier(tiny_qwen2, **common) as clf:
+            without = clf.classify_many(NOTES)
+        with Classifier(tiny_qwen2, folder_prior=strong, **common) as clf:
+            with_prior = clf.classify_many(NOTES)
+        for w, wo in zip(with_prior, without):
+            assert w.folder_distribution == pytest.approx(wo.folder_distribution)
+    renamed = [Folder("My " + f.name, f.description) for f in DEFAULT_FOLDERS]  # a set of the user's own: it applies
+    with Classifier(tiny_qwen2, folders=renamed, folder_prior=strong, progress=False, result_cache_size=0,
+                    corrections_path=tmp_path / "none.sqlite3") as clf:
+        distributions = [r.folder_distribution for r in clf.classify_many(NOTES)]
+    from notifclf.notification import Notification
+
+    cosines = strong.bias(tuple(renamed), [Notification.coerce(n) for n in NOTES])
+    assert [max(d, key=d.get) for d in distributions] == [renamed[int(i)].name for i in np.argmax(cosines, axis=1)]

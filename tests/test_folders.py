@@ -68,3 +68,12 @@ def test_bad_folder_files(tmp_path, content, match):
         load_folders_file(path)
     with pytest.raises(InvalidFoldersError, match="cannot read"):
         load_folders_file(tmp_path / "missing.json")
+
+
+def test_is_default_set_means_the_four_defaults_as_shipped_in_any_order():
+    from notifclf.folders import DEFAULT_FOLDERS, Folder, is_default_set
+
+    assert is_default_set(DEFAULT_FOLDERS) and is_default_set(reversed(DEFAULT_FOLDERS))
+    assert not is_default_set(DEFAULT_FOLDERS[:3])
+    assert not is_default_set([Folder("My " + f.name, f.description) for f in DEFAULT_FOLDERS])
+    assert not is_default_set([*DEFAULT_FOLDERS[:3], Folder("Alerts", "Only my bank's alerts")])

@@ -22,7 +22,7 @@ from ..errors import ClassifierClosedError, ModelIntegrityError, OutputValidatio
 from .fast_choice import Choice, choose, folder_distributions, priority_probs
 from ..example_hints import EXAMPLE_HINTS_KEY, similar_examples
 from ..folder_codes import FOLDER_LABELS, FOLDER_LABELS_KEY, code_folders
-from ..folders import DEFAULT_FOLDERS, Folder
+from ..folders import Folder, is_default_set
 from .runtime import GrammarSampler, LlamaRuntime
 from ..notification import Notification
 from ..preference_hints import MAX_HINT_TOKENS, PREFERENCE_HINTS_KEY, matching_preferences
@@ -287,7 +287,7 @@ class Engine:
         user's own words may decide: a stated preference that shares a word with it (:func:`matching_preferences`)
         or a stored correction like it (:func:`similar_examples`). The model reads those, the prior cannot, so the
         prior never outvotes what the user said."""
-        if self.folder_prior is None or set(setup.folders) == set(DEFAULT_FOLDERS):
+        if self.folder_prior is None or is_default_set(setup.folders):
             return None
         bias = np.array(self.folder_prior.bias(setup.folders, notes), dtype=np.float64)  # ours to change
         names = [f.name for f in setup.folders]
