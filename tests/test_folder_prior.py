@@ -18,9 +18,9 @@ NOTES = [{"app": "Uber", "title": "Your driver is arriving", "body": "Toyota Pri
          {"app": "WhatsApp", "title": "Mum", "body": "Call me when you can, love mum"}]
 
 
-def _classifier(model, tmp_path, **kwargs) -> Classifier:
-    return Classifier(model, folders=FOLDERS, progress=False, result_cache_size=0,
-                      corrections_path=tmp_path / "none.sqlite3", **kwargs)
+def _classifier(model, tmp_path, folders=FOLDERS, store: str = "none.sqlite3", **kwargs) -> Classifier:
+    return Classifier(model, folders=folders, progress=False, result_cache_size=0,
+                      corrections_path=tmp_path / store, **kwargs)
 
 
 def test_bias_is_weight_times_cosine(encoder):
@@ -89,12 +89,10 @@ def test_the_prior_steps_aside_where_a_stated_preference_may_decide(tiny_qwen2, 
 
 def test_the_prior_steps_aside_where_a_stored_correction_is_like_the_notification(tiny_qwen2, encoder, tmp_path):
     strong = EmbeddingFolderPrior(encoder, weight=1000.0)
-    store = tmp_path / "corrections.sqlite3"
-    kwargs = dict(folders=FOLDERS, progress=False, result_cache_size=0, corrections_path=store)
-    with Classifier(tiny_qwen2, **kwargs) as clf:
+    with _classifier(tiny_qwen2, tmp_path, store="corrections.sqlite3") as clf:
         clf.correct({"app": "Uber", "title": "Your driver is arriving", "body": "Honda Civic"}, folder="Music")
         without = clf.classify_many(NOTES)
-    with Classifier(tiny_qwen2, folder_prior=strong, **kwargs) as clf:
+    with _classifier(tiny_qwen2, tmp_path, store="corrections.sqlite3", folder_prior=strong) as clf:
         with_prior = clf.classify_many(NOTES)
     assert with_prior[0].folder_distribution == pytest.approx(without[0].folder_distribution)  # like the correction
     assert [r.folder for r in with_prior[1:]] == ["Music", "Family"]  # nothing like it: the prior decides
@@ -105,16 +103,14 @@ def test_no_prior_applies_under_the_default_folders_in_any_order(tiny_qwen2, enc
 
     strong = EmbeddingFolderPrior(encoder, weight=1000.0)
     for folders in (DEFAULT_FOLDERS, DEFAULT_FOLDERS[::-1]):
-        common = dict(folders=folders, progress=False, result_cache_size=0, corrections_path=tmp_path / "none.sqlite3")
-        with Classifier(tiny_qwen2, **common) as clf:
+        with _classifier(tiny_qwen2, tmp_path, folders=folders) as clf:
             without = clf.classify_many(NOTES)
-        with Classifier(tiny_qwen2, folder_prior=strong, **common) as clf:
+        with _classifier(tiny_qwen2, tmp_path, folders=folders, folder_prior=strong) as clf:
             with_prior = clf.classify_many(NOTES)
         for w, wo in zip(with_prior, without):
             assert w.folder_distribution == pytest.approx(wo.folder_distribution)
     renamed = [Folder("My " + f.name, f.description) for f in DEFAULT_FOLDERS]  # a set of the user's own: it applies
-    with Classifier(tiny_qwen2, folders=renamed, folder_prior=strong, progress=False, result_cache_size=0,
-                    corrections_path=tmp_path / "none.sqlite3") as clf:
+    with _classifier(tiny_qwen2, tmp_path, folders=renamed, folder_prior=strong) as clf:
         distributions = [r.folder_distribution for r in clf.classify_many(NOTES)]
     from notifclf.notification import Notification
 
