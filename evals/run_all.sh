@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every accuracy figure of the README and of the model's training.json, with the default model (or MODEL=...).
 # Baselines on the same rows: python evals/baselines.py; learning curve: bash evals/learning_curve.sh.
-#   [DATA=train.jsonl] [SEED=seed_emergent.json] [OUT=runs/eval] [MODEL=name|path] [PRIOR=embeddings|reader] bash evals/run_all.sh
-# PRIOR=reader|embeddings: Classifier(folder_prior=...) everywhere but the injection suite (model only).
+#   [DATA=train.jsonl] [SEED=seed_emergent.json] [OUT=runs/eval] [MODEL=name|path] [PRIOR=auto|none|reader|embeddings] bash evals/run_all.sh
+# PRIOR: Classifier(folder_prior=...) everywhere but the injection suite (always auto); default auto, the model's own
+# (the folder reader for the default model); PRIOR=none measures the model alone.
 # Reports go to $OUT/*.json (never committed); a summary table is printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ SEED=${SEED:-../shared/data/seed_emergent.json}
 OUT=${OUT:-runs/eval}
 PY=${PY:-.venv/bin/python}
 MODEL_ARGS=(); [ -n "${MODEL:-}" ] && MODEL_ARGS=(--model "$MODEL")
-PRIOR_ARGS=(); [ -n "${PRIOR:-}" ] && PRIOR_ARGS=(--folder-prior "$PRIOR")
+PRIOR_ARGS=(--folder-prior "${PRIOR:-auto}")
 mkdir -p "$OUT"
 # --corrections names a store that does not exist: the figures are the model's own, not the user's corrections'.
 ev() { local name=$1; shift; $PY -m notifclf eval "$@" "${MODEL_ARGS[@]}" "${PRIOR_ARGS[@]}" --corrections "$OUT/none.sqlite3" --no-progress \

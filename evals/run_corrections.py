@@ -11,7 +11,7 @@ notifications, result cache off, interleaved rounds), and the first ``classify``
 system prompt's KV is recomputed once) vs a steady one.
 
     python evals/run_corrections.py [--model NAME|PATH] [--out runs/eval/corrections.json] [--ks 0,1,3,5]
-                                    [--folder-prior reader|embeddings] [--no-cost] [--renamed-folders]
+                                    [--folder-prior auto|none|reader|embeddings] [--no-cost] [--renamed-folders]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import notifclf  # noqa: E402
-from notifclf.embedding.folder_prior import PRIOR_NAMES  # noqa: E402
+from notifclf.embedding.folder_prior import PRIOR_CHOICES  # noqa: E402
 
 SUITES = Path(__file__).resolve().parent / "conventions"
 FIELDS = ("app", "title", "body")
@@ -58,7 +58,7 @@ def shown_items(suite: dict, k: int) -> list[int]:
             for i in [j for j, item in enumerate(suite["pool"]) if item["convention"] == c["id"]][:k]]
 
 
-def answers_with_corrections(model: str | None, suite: dict, k: int, folder_prior: str | None = None,
+def answers_with_corrections(model: str | None, suite: dict, k: int, folder_prior: str | None = "auto",
                              calibrate: bool = True, threads: int | None = None) -> list:
     """Every case classified with the first ``k`` corrections per convention stored through ``Classifier.correct``
     (worked examples in the prompt), in a fresh store."""
@@ -75,7 +75,7 @@ def answers_with_corrections(model: str | None, suite: dict, k: int, folder_prio
             clf.close()
 
 
-def evaluate_user(model: str | None, suite: dict, k: int, folder_prior: str | None = None,
+def evaluate_user(model: str | None, suite: dict, k: int, folder_prior: str | None = "auto",
                   calibrate: bool = True, threads: int | None = None) -> dict:
     results = answers_with_corrections(model, suite, k, folder_prior, calibrate, threads)
     conventions = {c["id"]: c for c in suite["conventions"]}
@@ -145,7 +145,8 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=None)
     p.add_argument("--out", default="runs/eval/corrections.json")
     p.add_argument("--ks", default="0,1,3,5")
-    p.add_argument("--folder-prior", default=None, choices=list(PRIOR_NAMES), help="Classifier(folder_prior=...)")
+    p.add_argument("--folder-prior", default="auto", choices=PRIOR_CHOICES,
+                   help="Classifier(folder_prior=...); none: the model alone")
     p.add_argument("--no-cost", action="store_true", help="skip the latency measurement")
     p.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: the Classifier's)")
     p.add_argument("--renamed-folders", action="store_true",

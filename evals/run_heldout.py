@@ -11,7 +11,7 @@ Runs a model through the public API (greedy, grammar-constrained, exactly as use
 * evals/priority-clear.json: clear-cut priority cases.
 
     python evals/run_heldout.py [--model NAME|PATH] [--data-dir runs/eval/data] [--out runs/eval/heldout.json]
-                                [--folder-prior embeddings] [--folder-orders 1|2|3] [--suites FILE ...]
+                                [--folder-prior auto|none|reader|embeddings] [--folder-orders 1|2|3] [--suites FILE ...]
                                 [--dev-split train.jsonl]
 """
 
@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import notifclf  # noqa: E402
-from notifclf.embedding.folder_prior import PRIOR_NAMES  # noqa: E402
+from notifclf.embedding.folder_prior import PRIOR_CHOICES  # noqa: E402
 from notifclf.dev_split import is_dev  # noqa: E402
 from notifclf.evaluation import load_labeled  # noqa: E402
 
@@ -80,7 +80,8 @@ def score(clf: notifclf.Classifier, cases: list[dict], *, batch: int = 8) -> dic
 
 def model_only_classifier(model: str | Path | None, **kwargs) -> notifclf.Classifier:
     """A Classifier whose corrections store does not exist: its figures are the model's own, whatever corrections
-    the user has stored."""
+    the user has stored; and no folder prior unless ``folder_prior`` is given."""
+    kwargs.setdefault("folder_prior", None)
     return notifclf.Classifier(model, progress=False, result_cache_size=0,
                                corrections_path=Path(tempfile.mkdtemp()) / "none.sqlite3", **kwargs)
 
@@ -104,7 +105,7 @@ def extra_sets(suites: list[str], dev_data: str | None) -> Iterator[tuple[str, l
         yield dev_split_set(dev_data)
 
 
-def run(model: str | None, data_dir: Path, only: str | None, folder_prior: str | None = None,
+def run(model: str | None, data_dir: Path, only: str | None, folder_prior: str | None = "auto",
         suites: tuple[str, ...] = (), dev_data: str | None = None, folder_orders: int = 1) -> dict:
     clf = model_only_classifier(model, folder_prior=folder_prior, folder_orders=folder_orders)
     report: dict = {"model": str(model or "default"), "folder_prior": folder_prior, "folder_codes": clf.folder_codes,
@@ -156,7 +157,8 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default="runs/eval/data")
     p.add_argument("--out", default="runs/eval/heldout.json")
     p.add_argument("--only", default=None, help="only sets whose name starts with this (or 'preferences', 'priority-clear')")
-    p.add_argument("--folder-prior", default=None, choices=list(PRIOR_NAMES), help="Classifier(folder_prior=...)")
+    p.add_argument("--folder-prior", default="auto", choices=PRIOR_CHOICES,
+                   help="Classifier(folder_prior=...); none: the model alone")
     p.add_argument("--folder-orders", type=int, default=1, choices=[1, 2, 3], help="Classifier(folder_orders=...)")
     p.add_argument("--suites", nargs="*", default=(), metavar="FILE",
                    help="also score these suite files (evals/*.json, seed_emergent.json)")

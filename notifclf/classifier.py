@@ -56,11 +56,14 @@ class Classifier:
     prompt: somewhat slower with many corrections; README).
 
     ``folder_prior="reader"`` adds a second reader of the folder descriptions: the cosine similarity of a small
-    sentence-embedding model (all-MiniLM-L6-v2 with the folder-reading LoRA trained here; ``pip install
-    notifclf[embeddings]``), weighted, to the model's folder log-probabilities (:mod:`notifclf.embedding.folder_prior`);
-    ``"embeddings"`` does the same with the encoder as published. No prior applies under the four default folders,
-    nor to a notification a stated preference or a stored correction may decide. It helps on your own folder sets
-    and costs about 20 ms per notification; the README's accuracy section has the figures.
+    sentence-embedding model (all-MiniLM-L6-v2 with the folder-reading LoRA trained here; its package comes with
+    ``notifclf[model]`` and ``notifclf[embeddings]``), weighted, to the model's folder log-probabilities
+    (:mod:`notifclf.embedding.folder_prior`); ``"embeddings"`` does the same with the encoder as published; ``"auto"``
+    (the default) is the prior the model's registry entry names: the reader for the default model, none for a GGUF
+    file of your own; ``None`` is the model alone. No prior applies under the four default folders, nor to a
+    notification a stated preference or a stored correction may decide; the encoder is loaded at its first use. It
+    helps on your own folder sets and costs about 20 ms per notification; the README's accuracy section has the
+    figures.
 
     ``folder_orders=2`` or ``3`` also reads each notification with the folders listed in other orders (reversed,
     rotated by half) and picks the folder whose log-probabilities summed over the orders are highest: a small model
@@ -89,7 +92,7 @@ class Classifier:
         local_files_only: bool | None = None,
         persist_prompt_states: bool = True,
         corrections_path: "str | os.PathLike[str] | None" = None,
-        folder_prior: "str | EmbeddingFolderPrior | None" = None,
+        folder_prior: "str | EmbeddingFolderPrior | None" = "auto",
         folder_orders: int = 1,
         calibrate_corrections: bool = True,
     ) -> None:
@@ -108,7 +111,7 @@ class Classifier:
         resolved = resolve_model(model, cache_dir=cache_dir, progress=progress, local_files_only=local_files_only)
         self._spec, self._path = resolved.spec, resolved.path
         states = PromptStateStore(resolve_cache_dir(cache_dir) / "prompt-states", self._path) if persist_prompt_states else None
-        prior = load_folder_prior(folder_prior, cache_dir)
+        prior = load_folder_prior(folder_prior, cache_dir, model_prior=self._spec.folder_prior)
         self._engine = Engine(self._path, chat_format=self._spec.chat_format, n_threads=n_threads,
                               max_notification_tokens=max_notification_tokens, decoding=decoding,
                               result_cache_size=result_cache_size, prompt_states=states, folder_prior=prior,

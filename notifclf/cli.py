@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cli_corrections import add_correction_commands
-from .embedding.folder_prior import PRIOR_NAMES
+from .embedding.folder_prior import PRIOR_CHOICES
 from .errors import InvalidNotificationError, NotifclfError
 from .folders import load_folders_file
 from .ray_batch import add_ray_options
@@ -32,10 +32,11 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="CPU threads for llama.cpp (default: all available, at most 8)")
     p.add_argument("--corrections", metavar="FILE",
                    help="the user's corrections store, shown to the model as examples (default: in the cache directory)")
-    p.add_argument("--folder-prior", choices=["none", *PRIOR_NAMES], default="none",
+    p.add_argument("--folder-prior", choices=PRIOR_CHOICES, default="auto",
                    help="'embeddings': add a sentence-embedding reading of the folder descriptions; 'reader': the "
                         "same with the encoder fine-tuned here to read folders (both need the [embeddings] extra; "
-                        "see the README's accuracy section)")
+                        "see the README's accuracy section); 'auto' (default): the model's own (the reader for "
+                        "the default model); 'none': the model alone")
     p.add_argument("--folder-orders", type=int, choices=[1, 2, 3], default=1,
                    help="read each notification with the folder list in this many orders and sum the folder "
                         "log-probabilities (steadier on your own folders, that many times slower)")

@@ -93,7 +93,7 @@ class _LabelActor:
 
     def __init__(self, model: str | None, folders: tuple[Folder, ...] | None, instructions: str | None,
                  cache_dir: str | None, n_threads: int, json_column: str | None, corrections_path: str | None = None,
-                 folder_prior: str | None = None, folder_orders: int = 1) -> None:
+                 folder_prior: str | None = "auto", folder_orders: int = 1) -> None:
         with _node_model_lock():
             self._clf = Classifier(model, folders=folders, instructions=instructions, cache_dir=cache_dir,
                                    n_threads=n_threads, progress=False, corrections_path=corrections_path,
@@ -186,7 +186,7 @@ def label_dataset(
     json_column: str | None = None,
     preserve_order: bool = True,
     corrections_path: str | os.PathLike[str] | None = None,
-    folder_prior: str | None = None,
+    folder_prior: str | None = "auto",
     folder_orders: int = 1,
 ) -> ray.data.Dataset:
     """Label every row of ``ds``; returns a lazy Dataset with the input's columns plus ``folder``, ``priority``,

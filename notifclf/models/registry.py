@@ -38,6 +38,9 @@ class ModelSpec:
     base_model: str = ""
     adapter: str = ""
     quant: str = "Q4_K_M"
+    # The folder prior Classifier(folder_prior="auto") adds under folder sets of the user's own
+    # (notifclf.embedding.folder_prior): the one this model's figures on such sets were measured with, or None.
+    folder_prior: str | None = None
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -134,10 +137,12 @@ NOTIFCLF_QWEN25_CODER_05B_CODES = replace(
     description="the notifclf fine-tune on letter-coded folders (A, B, ...): better on folder sets it never saw, "
                 "on preferences and on corrections; slower with corrections stored",
     adapter="qwen2.5-coder-0.5b-notifclf-codes-lora",
+    folder_prior="reader",
 )
 
 # The letter-code fine-tune quantized to IQ4_NL: the fast choice for a Raspberry Pi or any slow CPU (README, Speed:
 # 1.35x-2x faster here; 3-8 points below its Q4_K_M on unseen folder sets, far above the name model's IQ4_NL there).
+# It keeps the folder reader: at its weight the reader decides most folders on the user's own sets.
 NOTIFCLF_QWEN25_CODER_05B_CODES_IQ4_NL = replace(
     NOTIFCLF_QWEN25_CODER_05B_CODES,
     name="notifclf-qwen2.5-coder-0.5b-codes-iq4_nl",
