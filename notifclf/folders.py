@@ -16,6 +16,18 @@ MAX_NAME_CHARS = 48
 MAX_DESCRIPTION_CHARS = 300
 MAX_INSTRUCTIONS_CHARS = 1500
 
+# Folders that take what no other folder does, as training writes them (convert/train/folder_sets.py draws its
+# catch-all folders from these). The folder reader recognises a catch-all folder of the user's by its likeness to
+# them (notifclf.embedding.folder_prior): "everything else" is a relation to the other folders, which no cosine
+# between a notification and the folder's own words can express.
+CATCH_ALL_EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("Everything else", "Anything that fits none of the other folders"),
+    ("Misc", "Whatever is left over"),
+    ("The rest", "All notifications no other folder takes"),
+    ("Catch-all", "Anything not covered above"),
+    ("其余", "不属于其他文件夹的通知"),
+)
+
 
 def _has_control(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)

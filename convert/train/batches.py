@@ -455,9 +455,10 @@ class BatchSampler:
             return prefs
         return [replace(p, folder=movers[0]) if not p.text and p.folder is not None else p for p in prefs]
 
-    def episode(self, step: int, n: int) -> tuple[tuple[Folder, ...], list[tuple[dict, str]]]:
-        """A sampled folder set alone (no preferences, no examples) and up to ``n`` rows with their folder under
-        it: what the folder reader trains on (``reader.py``). Depends only on (seed, step), like :meth:`batch`."""
+    def episode(self, step: int, n: int) -> tuple[tuple[Folder, ...], list[tuple[dict, str]], frozenset[str]]:
+        """A sampled folder set alone (no preferences, no examples), up to ``n`` rows with their folder under it, and
+        the names of its catch-all folders: what the folder reader trains on (``reader.py``). Depends only on
+        (seed, step), like :meth:`batch`."""
         rng = random.Random(f"{self.seed}:{step}:episode")
         sc, picked = Scenario(self.folder_sets.sample(rng)), []
         for _attempt in range(20):
@@ -465,7 +466,8 @@ class BatchSampler:
             if len(picked) >= 2 and len({f for _, (f, _p) in picked}) >= 2:
                 break
             sc = Scenario(self.folder_sets.sample(rng))
-        return sc.folders, [(self.rows[i], f) for i, (f, _p) in picked]
+        catch_alls = frozenset(spec.folder.name for spec in sc.folder_set.specs if spec.catch_all)
+        return sc.folders, [(self.rows[i], f) for i, (f, _p) in picked], catch_alls
 
     def _letters(self, step: int, n: int) -> str:
         """The codes of a batch's folders; its own random stream, so the rows and labels drawn stay the same."""

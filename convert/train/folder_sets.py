@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
 
-from notifclf.folders import DEFAULT_FOLDERS, Folder
+from notifclf.folders import CATCH_ALL_EXAMPLES, DEFAULT_FOLDERS, Folder
 
 from .rows import row_app
 from .taxonomy import Taxonomy
@@ -44,11 +44,7 @@ OPAQUE_NAME_SETS: tuple[tuple[str, ...], ...] = (
 )
 UNRELATED_NAMES = ("Kiwi", "Orion", "Maple", "Saturn", "Pebble", "Willow", "Comet", "Basil", "Juniper", "Nova",
                    "Falcon", "Harbor", "Cedar", "Aurora", "Mango", "Quartz", "Tango", "Zephyr", "Lotus", "Echo")
-CATCH_ALLS = (("Everything else", "Anything that fits none of the other folders"),
-              ("Misc", "Whatever is left over"),
-              ("The rest", "All notifications no other folder takes"),
-              ("Catch-all", "Anything not covered above"),
-              ("其余", "不属于其他文件夹的通知"))
+CATCH_ALLS = CATCH_ALL_EXAMPLES  # shared with the runtime's folder reader
 
 # The defaults under other wordings; names never those of the evaluation suites.
 DEFAULT_RENAMES: dict[str, tuple[str, ...]] = {

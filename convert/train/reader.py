@@ -56,6 +56,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sibling-sets", type=float, default=0.0,
                    help="share of taxonomy folder sets with a folder for each of 2-4 categories of one group")
     p.add_argument("--init-adapter", default=None, help="start from this reader adapter (a warm start)")
+    p.add_argument("--catch-all", type=float, default=None, metavar="COS",
+                   help="read catch-all folders as a threshold learnt in training, starting at COS (a warm start "
+                        "from an adapter that has one continues from it); saved with the bar that tells them apart")
     p.add_argument("--generated", type=int, default=40, help="as convert.train: generated rows for thin categories")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
@@ -63,34 +66,51 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def episodes_texts(sampler: BatchSampler, step: int, episodes: int, rows: int
-                   ) -> tuple[list[str], list[tuple[slice, slice, list[int]]]]:
+Span = tuple[slice, slice, list[int], list[int]]  # folders, notifications, gold folder each, catch-all folders
+
+
+def episodes_texts(sampler: BatchSampler, step: int, episodes: int, rows: int) -> tuple[list[str], list[Span]]:
     """The texts of one step (folder texts and notification texts, episode after episode) and, per episode, where
-    its folders and its notifications are in that list and each notification's gold folder index."""
+    its folders and its notifications are in that list, each notification's gold folder index and the indexes of
+    the episode's catch-all folders."""
     texts: list[str] = []
     spans = []
     for e in range(episodes):
-        folders, labelled = sampler.episode(step * episodes + e, rows)
+        folders, labelled, catch_alls = sampler.episode(step * episodes + e, rows)
         index = {f.name: i for i, f in enumerate(folders)}
         f0 = len(texts)
         texts += [folder_text(f) for f in folders]
         n0 = len(texts)
         texts += [notification_text(notification_of(row)) for row, _ in labelled]
-        spans.append((slice(f0, n0), slice(n0, len(texts)), [index[f] for _, f in labelled]))
+        spans.append((slice(f0, n0), slice(n0, len(texts)), [index[f] for _, f in labelled],
+                      sorted(index[name] for name in catch_alls)))
     return texts, spans
 
 
-def episodes_loss(model, encoded, spans: list[tuple[slice, slice, list[int]]], scale: float):
-    """Mean cross-entropy of ``scale * cos`` over each episode's folders, with the number right and the number of
-    notifications: every text encoded once, mean-pooled over its tokens and normalised (sentence-transformers')."""
+def pooled(model, encoded):
+    """Mean-pooled, normalised embeddings of the encoded texts (sentence-transformers')."""
     import torch
 
     hidden = model(**encoded).last_hidden_state
     mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-    emb = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)
+    return torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)
+
+
+def episodes_loss(model, encoded, spans: list[Span], scale: float, catch_all_cos=None):
+    """Mean cross-entropy of ``scale * cos`` over each episode's folders, with the number right and the number of
+    notifications: every text encoded once (:func:`pooled`). With ``catch_all_cos`` (a scalar tensor), a catch-all
+    folder's column is that threshold instead of its cosine (``notifclf.embedding.folder_prior.CatchAllReading``)."""
+    import torch
+
+    emb = pooled(model, encoded)
     losses, right, n = [], 0, 0
-    for folders, notes, gold in spans:
-        logits = scale * emb[notes] @ emb[folders].T
+    for folders, notes, gold, catch_alls in spans:
+        cos = emb[notes] @ emb[folders].T
+        if catch_all_cos is not None and catch_alls:
+            rest = torch.zeros(cos.shape[1], dtype=torch.bool)
+            rest[catch_alls] = True
+            cos = torch.where(rest, catch_all_cos.to(cos.dtype), cos)
+        logits = scale * cos
         target = torch.tensor(gold)
         losses.append(torch.nn.functional.cross_entropy(logits, target, reduction="sum"))
         right += int((logits.argmax(-1) == target).sum())
@@ -98,8 +118,36 @@ def episodes_loss(model, encoded, spans: list[tuple[slice, slice, list[int]]], s
     return torch.stack(losses).sum() / max(1, n), right, n
 
 
-def save_adapter(model, out: Path, rank: int, alpha: float, base_file: Path) -> None:
-    """The LoRA weights of a peft-wrapped encoder in the runtime's format (``notifclf.embedding.lora``), float16."""
+def catch_all_bar(model, tok, sampler: BatchSampler, max_length: int, episodes: int = 300,
+                  margin: float = 0.05) -> dict:
+    """Where the runtime draws the line between a catch-all folder and any other (cosine to the nearest of
+    ``CATCH_ALL_EXAMPLES``): ``margin`` above the most alike of the other folders training draws, since a folder
+    taken for a catch-all loses everything its description says. Also reported: how alike the examples are to each
+    other (each left out in turn, a stand-in for a user's own wording; the English-only encoder does not see the
+    Chinese one as alike)."""
+    import torch
+
+    from notifclf.folders import CATCH_ALL_EXAMPLES, Folder
+
+    others = sorted({folder_text(f) for step in range(episodes)
+                     for f in sampler.episode(10**6 + step, 1)[0] if (f.name, f.description) not in CATCH_ALL_EXAMPLES})
+    examples = [folder_text(Folder(*f)) for f in CATCH_ALL_EXAMPLES]
+    texts = examples + others
+    with torch.no_grad():
+        emb = torch.cat([pooled(model, tok(texts[i: i + 64], padding=True, truncation=True, max_length=max_length,
+                                           return_tensors="pt")) for i in range(0, len(texts), 64)])
+    ex, rest = emb[: len(examples)], emb[len(examples):]
+    among = ex @ ex.T
+    among.fill_diagonal_(-2.0)
+    least_alike = float(among.max(dim=1).values.min())
+    most_alike_other = float((rest @ ex.T).max())
+    return {"bar": round(most_alike_other + margin, 4), "examples_least_alike": round(least_alike, 4),
+            "others_most_alike": round(most_alike_other, 4), "others": len(others)}
+
+
+def save_adapter(model, out: Path, rank: int, alpha: float, base_file: Path, catch_all: dict | None = None) -> None:
+    """The LoRA weights of a peft-wrapped encoder in the runtime's format (``notifclf.embedding.lora``), float16;
+    ``catch_all`` (``{"cos", "bar", ...}``) goes into its config for ``CatchAllReading``."""
     import torch
     from safetensors.torch import save_file
 
@@ -111,11 +159,14 @@ def save_adapter(model, out: Path, rank: int, alpha: float, base_file: Path) -> 
     save_file(tensors, str(out / WEIGHTS_FILE))
     config = {"format": FORMAT, "rank": rank, "alpha": alpha, "target_modules": list(TARGETS),
               "base": "all-MiniLM-L6-v2", "base_sha256": sha256_file(base_file)}
+    if catch_all is not None:
+        config["catch_all"] = catch_all
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n")
 
 
-def load_adapter(model, adapter_dir: Path, rank: int, alpha: float) -> None:
-    """Copy a saved reader adapter (:func:`save_adapter`'s format) into a peft-wrapped encoder of the same rank."""
+def load_adapter(model, adapter_dir: Path, rank: int, alpha: float) -> dict:
+    """Copy a saved reader adapter (:func:`save_adapter`'s format) into a peft-wrapped encoder of the same rank;
+    returns its config."""
     import torch
 
     from notifclf.embedding.lora import read_adapter_config
@@ -132,6 +183,7 @@ def load_adapter(model, adapter_dir: Path, rank: int, alpha: float) -> None:
             params[key].copy_(torch.from_numpy(value.astype("float32")))
     if len(saved) != sum(1 for k in params if ".lora_" in k):
         raise ValueError(f"{adapter_dir} does not hold every LoRA weight of this model")
+    return config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,16 +209,22 @@ def main(argv: list[str] | None = None) -> int:
     model = AutoModel.from_pretrained(str(encoder_dir), add_pooling_layer=False)
     model = get_peft_model(model, LoraConfig(r=args.rank, lora_alpha=args.alpha, lora_dropout=0.0,
                                              target_modules=list(TARGETS)))
-    started_from = None
+    started_from, start_config = None, {}
     if args.init_adapter:
         start = Path(args.init_adapter)
-        load_adapter(model, start, args.rank, args.alpha)
+        start_config = load_adapter(model, start, args.rank, args.alpha)
         before = json.loads((start / "training.json").read_text()) if (start / "training.json").is_file() else {}
         started_from = {"adapter": str(start), "weights_sha256": sha256_file(start / WEIGHTS_FILE),
                         "notifications_seen": before.get("notifications_seen"),
                         "initialized_from": before.get("initialized_from")}
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+    groups = [{"params": params, "lr_scale": 1.0}]
+    catch_all_cos = None
+    if args.catch_all is not None:
+        catch_all_cos = torch.nn.Parameter(torch.tensor(float(start_config.get("catch_all", {}).get("cos",
+                                                                                                  args.catch_all))))
+        groups.append({"params": [catch_all_cos], "lr_scale": 10.0})  # one number: a larger step than the weights
+    opt = torch.optim.AdamW(groups, lr=args.lr, weight_decay=0.0)
 
     def lr_at(step: int) -> float:
         if step < args.warmup:
@@ -183,9 +241,9 @@ def main(argv: list[str] | None = None) -> int:
             break
         texts, spans = episodes_texts(sampler, step, args.episodes, args.rows)
         loss, right, n = episodes_loss(model, tok(texts, padding=True, truncation=True, max_length=max_length,
-                                                  return_tensors="pt"), spans, args.scale)
+                                                  return_tensors="pt"), spans, args.scale, catch_all_cos)
         for group in opt.param_groups:
-            group["lr"] = lr_at(step)
+            group["lr"] = lr_at(step) * group["lr_scale"]
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -197,9 +255,15 @@ def main(argv: list[str] | None = None) -> int:
         if (step + 1) % args.log_every == 0:
             entry = {"step": step + 1, "loss_ema": round(ema, 4), "acc_ema": round(acc_ema, 4),
                      "lr": round(lr_at(step), 7), "s_per_step": round((time.time() - t0) / (step + 1), 3)}
+            if catch_all_cos is not None:
+                entry["catch_all_cos"] = round(float(catch_all_cos), 4)
             history.append(entry)
             print(json.dumps(entry), flush=True)
-    save_adapter(model, out, args.rank, args.alpha, encoder_dir / "model.safetensors")
+    catch_all = None
+    if catch_all_cos is not None:
+        model.eval()
+        catch_all = {"cos": round(float(catch_all_cos), 4), **catch_all_bar(model, tok, sampler, max_length)}
+    save_adapter(model, out, args.rank, args.alpha, encoder_dir / "model.safetensors", catch_all)
     train_seconds = time.time() - t0
     report = {
         "what": __doc__.split("\n\n")[0], "config": {k: v for k, v in vars(args).items() if k != "out"},
@@ -208,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         "trainable_rows": len(sampler.rows), "steps": steps_done,
         "notifications_seen": seen, "train_seconds": round(train_seconds, 1),
         "s_per_step": round(train_seconds / max(1, steps_done), 3), "torch": torch.__version__,
-        "threads": args.threads, "final_loss_ema": ema, "history": history,
+        "threads": args.threads, "final_loss_ema": ema, "history": history, "catch_all": catch_all,
         "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     if args.init_adapter:

@@ -19,10 +19,11 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..folders import Folder
+from ..folders import CATCH_ALL_EXAMPLES, Folder
 from ..notification import Notification
 
 DEFAULT_WEIGHT = 20.0
@@ -40,36 +41,82 @@ def notification_text(note: Notification) -> str:
     return f"{note.app}. {note.title}. {note.body}"
 
 
+@dataclass(frozen=True)
+class CatchAllReading:
+    """How a reader trained with catch-all folders reads them (``convert/train/reader.py --catch-all``): a folder whose
+    text is at least ``bar`` alike (cosine) to one of :data:`CATCH_ALL_EXAMPLES` scores ``cos`` for every
+    notification, the bar a folder that describes the notification has to clear. Both learnt in training, kept in the
+    adapter's config (``"catch_all"``)."""
+
+    cos: float
+    bar: float
+
+    @classmethod
+    def from_config(cls, config: dict) -> "CatchAllReading | None":
+        entry = config.get("catch_all")
+        if entry is None:
+            return None
+        try:
+            reading = cls(float(entry["cos"]), float(entry["bar"]))
+        except (TypeError, KeyError, ValueError):
+            reading = None
+        if reading is None or not (-1 <= reading.cos <= 1 and -1 <= reading.bar <= 1):
+            from ..errors import ModelIntegrityError
+
+            raise ModelIntegrityError(f"the reader adapter's catch_all entry is not two cosines: {entry!r}")
+        return reading
+
+
 class EmbeddingFolderPrior:
     """Log-space bonuses per folder from cosine similarity (``weight`` times it). ``encoder`` is a
-    :class:`notifclf.embedding.SentenceEncoder` (anything with ``encode(texts) -> unit rows``). Thread-safe."""
+    :class:`notifclf.embedding.SentenceEncoder` (anything with ``encode(texts) -> unit rows``); with ``catch_all``,
+    catch-all folders score its threshold instead of their cosine. Thread-safe."""
 
-    def __init__(self, encoder, *, weight: float = DEFAULT_WEIGHT) -> None:
+    def __init__(self, encoder, *, weight: float = DEFAULT_WEIGHT, catch_all: CatchAllReading | None = None) -> None:
         if not isinstance(weight, (int, float)) or not 0 <= weight < 1e6:
             raise ValueError(f"weight must be a non-negative number, got {weight!r}")
         self.encoder = encoder
         self.weight = float(weight)
-        self._folders: OrderedDict[tuple[Folder, ...], np.ndarray] = OrderedDict()  # the last 16 folder sets
+        self.catch_all = catch_all
+        # the last 16 folder sets: their rows, and which of them are catch-all folders
+        self._folders: OrderedDict[tuple[Folder, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._examples: np.ndarray | None = None
         self._lock = threading.Lock()
 
-    def _folder_rows(self, folders: tuple[Folder, ...]) -> np.ndarray:
+    def _folder_rows(self, folders: tuple[Folder, ...]) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:
-            rows = self._folders.get(folders)
-        if rows is None:
+            found = self._folders.get(folders)
+        if found is None:
             rows = self.encoder.encode([folder_text(f) for f in folders])
+            found = rows, self._catch_alls(rows)
         with self._lock:
-            self._folders[folders] = rows
+            self._folders[folders] = found
             self._folders.move_to_end(folders)
             while len(self._folders) > 16:
                 self._folders.popitem(last=False)
-        return rows
+        return found
+
+    def _catch_alls(self, rows: np.ndarray) -> np.ndarray:
+        if self.catch_all is None:
+            return np.zeros(len(rows), dtype=bool)
+        if self._examples is None:
+            self._examples = self.encoder.encode([folder_text(Folder(*f)) for f in CATCH_ALL_EXAMPLES])
+        return (rows @ self._examples.T).max(axis=1) >= self.catch_all.bar
+
+    def catch_all_folders(self, folders: tuple[Folder, ...]) -> list[str]:
+        """The names of the folders this prior reads as catch-alls."""
+        return [f.name for f, is_rest in zip(folders, self._folder_rows(folders)[1]) if is_rest]
 
     def bias(self, folders: tuple[Folder, ...], notes: Sequence[Notification]) -> np.ndarray:
         """``(len(notes), len(folders))`` bonuses to add to the model's log-probabilities of the folders."""
         if not notes:
             return np.zeros((0, len(folders)))
         rows = self.encoder.encode([notification_text(n) for n in notes])
-        return self.weight * (rows @ self._folder_rows(folders).T).astype(np.float64)
+        folder_rows, catch_alls = self._folder_rows(folders)
+        cos = (rows @ folder_rows.T).astype(np.float64)
+        if self.catch_all is not None:
+            cos[:, catch_alls] = self.catch_all.cos
+        return self.weight * cos
 
 
 class DeferredFolderPrior:
@@ -99,10 +146,13 @@ class DeferredFolderPrior:
 def _named_prior(name: str, cache_dir) -> EmbeddingFolderPrior:
     from ..models.built import adapters_dir
     from .files import load_sentence_encoder
+    from .lora import read_adapter_config
 
     if name == "reader":
-        encoder = load_sentence_encoder(cache_dir=cache_dir, adapter=adapters_dir() / READER_ADAPTER)
-        return EmbeddingFolderPrior(encoder, weight=READER_WEIGHT)
+        adapter = adapters_dir() / READER_ADAPTER
+        encoder = load_sentence_encoder(cache_dir=cache_dir, adapter=adapter)
+        catch_all = CatchAllReading.from_config(read_adapter_config(adapter))
+        return EmbeddingFolderPrior(encoder, weight=READER_WEIGHT, catch_all=catch_all)
     return EmbeddingFolderPrior(load_sentence_encoder(cache_dir=cache_dir))
 
 

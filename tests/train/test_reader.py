@@ -19,6 +19,7 @@ from convert.train.rows import is_dev  # noqa: E402
 from convert.train.taxonomy import load_taxonomy  # noqa: E402
 from notifclf.embedding.files import open_model_dir  # noqa: E402
 from notifclf.embedding.lora import CONFIG_FILE, WEIGHTS_FILE  # noqa: E402
+from notifclf.folders import CATCH_ALL_EXAMPLES  # noqa: E402
 
 from .fixtures import ROWS  # noqa: E402
 
@@ -34,10 +35,12 @@ def test_episodes_hold_folders_then_rows_with_their_gold_folder():
     sampler = _sampler()
     texts, spans = episodes_texts(sampler, 3, 4, 6)
     assert len(spans) == 4
-    for folders, notes, gold in spans:
+    for folders, notes, gold, catch_alls in spans:
         assert folders.stop == notes.start and notes.stop - notes.start == len(gold) >= 2
         assert all(0 <= g < folders.stop - folders.start for g in gold)
         assert all(": " in t for t in texts[folders])
+        assert all(texts[folders][i].split(": ")[0] in {n for n, _ in CATCH_ALL_EXAMPLES} for i in catch_alls)
+    assert any(catch_alls for *_, catch_alls in episodes_texts(sampler, 4, 12, 6)[1])
     assert episodes_texts(_sampler(), 3, 4, 6) == (texts, spans)  # depends only on (seed, step)
     assert episodes_texts(_sampler(seed=1), 3, 4, 6)[0] != texts
 
@@ -46,7 +49,7 @@ def test_episode_rows_are_trainable_rows_only():
     sampler = _sampler()
     taxonomy = load_taxonomy()
     for step in range(30):
-        _folders, labelled = sampler.episode(step, 8)
+        _folders, labelled, _catch_alls = sampler.episode(step, 8)
         for row, _folder in labelled:
             assert not is_dev(row["id"]) and trainable_category(taxonomy.category_of(row))
 
@@ -102,6 +105,48 @@ def test_a_short_run_trains_and_saves_a_loadable_adapter(model_dir, tmp_path):
                  "--episodes", "2", "--rows", "4", "--warmup", "1", "--generated", "0", "--init-adapter", str(out)]) == 0
     started = json.loads((again / "training.json").read_text())["initialized_from"]
     assert started["notifications_seen"] == report["notifications_seen"] and 6 <= report["notifications_seen"] <= 24
+
+
+def test_catch_all_columns_are_the_learnt_threshold_and_it_learns(model_dir):
+    from transformers import AutoModel, AutoTokenizer
+
+    from convert.train.reader import episodes_loss
+
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    model = AutoModel.from_pretrained(str(model_dir), add_pooling_layer=False)
+    texts = ["Bills: Invoices and payments", "Rest: Whatever is left over", "Chase. Payment due. $40 on the 3rd",
+             "Nike. New shoes. 20% off this week"]
+    spans = [(slice(0, 2), slice(2, 4), [0, 1], [1])]
+    encoded = tok(texts, padding=True, return_tensors="pt")
+    tau = torch.nn.Parameter(torch.tensor(0.3))
+    loss, right, n = episodes_loss(model, encoded, spans, 20.0, tau)
+    emb = torch.nn.functional.normalize(torch.tensor(open_model_dir(model_dir).encode(texts)), dim=-1)
+    logits = 20.0 * torch.stack([emb[2:] @ emb[0], torch.full((2,), 0.3)], dim=1)
+    assert float(loss) == pytest.approx(float(torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1]))),
+                                        abs=1e-3)
+    loss.backward()
+    assert tau.grad is not None and float(tau.grad) != 0.0
+    plain, _, _ = episodes_loss(model, encoded, spans, 20.0)  # without a threshold, the folder's own cosine
+    assert float(plain) != pytest.approx(float(loss), abs=1e-3)
+
+
+def test_a_short_catch_all_run_saves_the_threshold_and_the_bar_the_runtime_reads(model_dir, tmp_path):
+    from notifclf.embedding.folder_prior import CatchAllReading, EmbeddingFolderPrior
+    from notifclf.folders import Folder
+
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    out = tmp_path / "reader"
+    assert main(["--data", str(data), "--encoder", str(model_dir), "--out", str(out), "--steps", "2", "--episodes",
+                 "4", "--rows", "4", "--warmup", "1", "--generated", "0", "--catch-all", "0.3"]) == 0
+    saved = json.loads((out / CONFIG_FILE).read_text())["catch_all"]
+    assert saved["bar"] == pytest.approx(saved["others_most_alike"] + 0.05, abs=1e-3) and saved["others"] > 20
+    reading = CatchAllReading.from_config(json.loads((out / CONFIG_FILE).read_text()))
+    assert reading.cos == pytest.approx(0.3, abs=0.05)
+    prior = EmbeddingFolderPrior(open_model_dir(model_dir, out), catch_all=reading)
+    folders = (Folder("Bills", "Invoices, payments and bank statements"), Folder("Trips", "Flights and hotels"),
+               *(Folder(*f) for f in CATCH_ALL_EXAMPLES[:2]))
+    assert prior.catch_all_folders(folders) == [n for n, _ in CATCH_ALL_EXAMPLES[:2]]
 
 
 def test_a_warm_start_continues_from_the_saved_adapter(model_dir, tmp_path):
