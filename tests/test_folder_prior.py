@@ -110,6 +110,32 @@ def test_a_named_prior_without_its_encoder_package_is_refused_at_once(monkeypatc
         load_folder_prior("auto", model_prior=name)
 
 
+def test_a_catch_all_folder_scores_the_readers_threshold_for_every_notification(encoder):
+    from notifclf.embedding.folder_prior import CatchAllReading
+    from notifclf.folders import CATCH_ALL_EXAMPLES
+    from notifclf.notification import Notification
+
+    notes = [Notification.coerce(n) for n in NOTES]
+    rest = Folder("Leftovers", CATCH_ALL_EXAMPLES[0][1])  # a name of the user's, a training wording
+    folders = (*FOLDERS[:3], rest)
+    plain = EmbeddingFolderPrior(encoder, weight=10.0).bias(folders, notes)
+    reading = EmbeddingFolderPrior(encoder, weight=10.0, catch_all=CatchAllReading(cos=0.42, bar=0.6))
+    assert reading.catch_all_folders(folders) == ["Leftovers"]
+    got = reading.bias(folders, notes)
+    assert got[:, :3] == pytest.approx(plain[:, :3]) and got[:, 3] == pytest.approx([4.2] * 3)
+    assert not np.allclose(plain[:, 3], 4.2)
+    assert CatchAllReading.from_config({"rank": 16}) is None  # an adapter trained without catch-alls
+
+
+@pytest.mark.parametrize("entry", [{"cos": 0.3}, {"cos": "x", "bar": 0.7}, {"cos": 3.0, "bar": 0.7}, [0.3, 0.7]])
+def test_a_malformed_catch_all_entry_is_an_integrity_error(entry):
+    from notifclf.embedding.folder_prior import CatchAllReading
+    from notifclf.errors import ModelIntegrityError
+
+    with pytest.raises(ModelIntegrityError, match="catch_all"):
+        CatchAllReading.from_config({"catch_all": entry})
+
+
 def test_the_prior_steps_aside_where_a_stated_preference_may_decide(tiny_qwen2, encoder, tmp_path):
     rule = "Anything from Uber goes to Music"  # shares "Uber" with the first note only
     strong = EmbeddingFolderPrior(encoder, weight=1000.0)

@@ -162,13 +162,14 @@ def _check_installed(name: str) -> None:
     from ..errors import ModelNotFoundError
     from ..models.built import adapters_dir
     from .files import packaged_model_zip
+    from .lora import CONFIG_FILE
 
     try:
         packaged_model_zip()
     except ModelNotFoundError as exc:
         raise ModelNotFoundError(f"folder_prior={name!r}: {exc} (or notifclf[embeddings]); folder_prior=None "
                                  "classifies with the model alone") from None
-    if name == "reader" and not (adapters_dir() / READER_ADAPTER / "adapter_config.json").is_file():
+    if name == "reader" and not (adapters_dir() / READER_ADAPTER / CONFIG_FILE).is_file():
         raise ModelNotFoundError(f"the folder reader's adapter is missing: {adapters_dir() / READER_ADAPTER}")
 
 
