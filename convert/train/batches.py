@@ -183,7 +183,8 @@ class BatchSampler:
                  preference_hints: bool = False, example_hints: bool = False, preferences_rate: float = 0.4,
                  rules_per_batch: Sequence[int] = (1, 1, 2, 3), hint_miss_rate: float = 0.0,
                  conventions_per_batch: Sequence[int] = (1,), corrections_only: float = 0.0,
-                 shared_convention_folder: float = 0.0, sibling_sets: float = 0.0):
+                 shared_convention_folder: float = 0.0, sibling_sets: float = 0.0,
+                 catch_all_sets: float = 0.4):
         """``folder_codes``: list the folders as letter codes and train the code as the answer (folder_codes.py).
         ``random_codes`` (with ``folder_codes``): in half of the batches the codes are random letters in alphabetical
         order (A, D, K... instead of A, B, C...), so every letter is trained about as often as every other and a
@@ -213,7 +214,7 @@ class BatchSampler:
         expenses, the school mail, the clients: all to Work); the rows none of them touches keep their labels. (Measured
         once, README: it made the model follow more and spill more onto untouched rows.)
         ``sibling_sets``: the share of taxonomy folder sets with a folder for each of 2-4 categories of one group
-        (``FolderSetSampler``'s ``sibling_share``)."""
+        (``FolderSetSampler``'s ``sibling_share``); ``catch_all_sets``: of taxonomy sets with a catch-all folder."""
         for name, rate in (("near_miss_rate", near_miss_rate), ("scoped_conventions", scoped_conventions),
                            ("examples_rate", examples_rate), ("preferences_rate", preferences_rate),
                            ("hint_miss_rate", hint_miss_rate), ("corrections_only", corrections_only),
@@ -272,7 +273,7 @@ class BatchSampler:
             if c in allowed and r.get("app_name") and len(self.by_app[row_app(r)]) >= 3:
                 apps_by_category.setdefault(c, set()).add(r["app_name"].strip())
         self.folder_sets = FolderSetSampler(taxonomy, allowed, apps_by_category=apps_by_category,
-                                            sibling_share=sibling_sets)
+                                            sibling_share=sibling_sets, catch_all_share=catch_all_sets)
         self.group_of = {k: c.group for k, c in taxonomy.categories.items()}
         self.app_scopes: dict[str, list[str]] = {}  # app -> the default folders holding 3+ of its rows, if 2+
         for app, idx in self.by_app.items():

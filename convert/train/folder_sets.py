@@ -147,7 +147,8 @@ class FolderSetSampler:
     def __init__(self, taxonomy: Taxonomy, allowed: Sequence[str], group_words: bool = True,
                  nameless_shares: tuple[float, float] = (0.25, 0.25),
                  apps_by_category: Optional[Mapping[str, Sequence[str]]] = None,
-                 app_shares: tuple[float, float] = (0.3, 0.2), sibling_share: float = 0.0):
+                 app_shares: tuple[float, float] = (0.3, 0.2), sibling_share: float = 0.0,
+                 catch_all_share: float = 0.4):
         """``group_words``: a folder taking a whole group may be named and described with the group's words (off
         where ``allowed`` holds only parts of groups, e.g. sets made of held-out categories). ``nameless_shares``:
         the shares of taxonomy sets named opaquely and with unrelated words (evaluation sets pin their own, so a
@@ -156,10 +157,12 @@ class FolderSetSampler:
         that get a folder defined by apps (without it, neither: the sampler draws as before). ``sibling_share``: the
         share of taxonomy sets that give two to four categories of one group a folder each (music apart from video,
         a bank apart from card payments), so that telling neighbours apart needs the descriptions' details (0: no
-        draw, sets as before)."""
-        if not 0.0 <= sibling_share <= 1.0:
-            raise ValueError(f"sibling_share must be in [0, 1], got {sibling_share}")
+        draw, sets as before). ``catch_all_share``: the share of taxonomy sets with a catch-all folder."""
+        for what, share in (("sibling_share", sibling_share), ("catch_all_share", catch_all_share)):
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"{what} must be in [0, 1], got {share}")
         self.sibling_share = sibling_share
+        self.catch_all_share = catch_all_share
         self.tax = taxonomy
         self.apps = {k: sorted(v) for k, v in (apps_by_category or {}).items() if v}
         self.app_shares = app_shares
@@ -287,7 +290,7 @@ class FolderSetSampler:
         if self.apps and rng.random() < self.app_shares[1]:
             names = opaque or unrelated or []
             specs.append(self.app_folder(rng, names[len(specs)] if len(specs) < len(names) else None))
-        if rng.random() < 0.4:
+        if rng.random() < self.catch_all_share:
             name, desc = rng.choice(CATCH_ALLS)
             specs.append(FolderSpec(Folder(name, desc), catch_all=True))
         rng.shuffle(specs)

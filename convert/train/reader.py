@@ -56,6 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sibling-sets", type=float, default=0.0,
                    help="share of taxonomy folder sets with a folder for each of 2-4 categories of one group")
     p.add_argument("--init-adapter", default=None, help="start from this reader adapter (a warm start)")
+    p.add_argument("--catch-all-sets", type=float, default=0.4, help="share of taxonomy folder sets with a catch-all")
     p.add_argument("--catch-all", type=float, default=None, metavar="COS",
                    help="read catch-all folders as a threshold learnt in training, starting at COS (a warm start "
                         "from an adapter that has one continues from it); saved with the bar that tells them apart")
@@ -204,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     generated = (generate_rows(taxonomy, Counter(taxonomy.category_of(r) for r in train_rows), args.generated,
                                args.seed) if args.generated else [])
     sampler = BatchSampler(train_rows + generated, None, taxonomy, seed=args.seed, preferences_rate=0.0,
-                           examples_rate=0.0, sibling_sets=args.sibling_sets)
+                           examples_rate=0.0, sibling_sets=args.sibling_sets, catch_all_sets=args.catch_all_sets)
     tok = AutoTokenizer.from_pretrained(str(encoder_dir))
     model = AutoModel.from_pretrained(str(encoder_dir), add_pooling_layer=False)
     model = get_peft_model(model, LoraConfig(r=args.rank, lora_alpha=args.alpha, lora_dropout=0.0,
