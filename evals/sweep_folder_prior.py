@@ -80,7 +80,8 @@ def collect(model: str | None, data_dir: Path, data: Path, threads: int | None =
 
 def add_cosines(found: dict, prior_name: str) -> None:
     """``found[set]["cos"]``: the cosines of ``prior_name``'s encoder (a prior of weight 1), for every set."""
-    prior = EmbeddingFolderPrior(load_folder_prior(prior_name).load().encoder, weight=1.0)
+    loaded = load_folder_prior(prior_name).load()
+    prior = EmbeddingFolderPrior(loaded.encoder, weight=1.0, catch_all=loaded.catch_all)
     for s in found.values():
         folders = validate_folders([{"name": n, "description": d} for n, d in zip(s["folders"], s["descriptions"])])
         s["cos"] = prior.bias(folders, [Notification.coerce(n) for n in s["notes"]]).tolist()
