@@ -130,8 +130,8 @@ def catch_all_bar(model, tok, sampler: BatchSampler, max_length: int, episodes: 
 
     from notifclf.folders import CATCH_ALL_EXAMPLES, Folder
 
-    others = sorted({folder_text(f) for step in range(episodes)
-                     for f in sampler.episode(10**6 + step, 1)[0] if (f.name, f.description) not in CATCH_ALL_EXAMPLES})
+    drawn = {f for step in range(episodes) for f in sampler.episode(10**6 + step, 2)[0]}
+    others = sorted(folder_text(f) for f in drawn if (f.name, f.description) not in CATCH_ALL_EXAMPLES)
     examples = [folder_text(Folder(*f)) for f in CATCH_ALL_EXAMPLES]
     texts = examples + others
     with torch.no_grad():

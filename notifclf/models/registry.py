@@ -142,13 +142,14 @@ NOTIFCLF_QWEN25_CODER_05B_CODES = replace(
 
 # The letter-code fine-tune quantized to IQ4_NL: the fast choice for a Raspberry Pi or any slow CPU (README, Speed:
 # 1.35x-2x faster here; 3-8 points below its Q4_K_M on unseen folder sets, far above the name model's IQ4_NL there).
-# It keeps the folder reader: at its weight the reader decides most folders on the user's own sets.
+# No folder prior by default: its figures were measured without one (folder_prior="reader" is there to ask for).
 NOTIFCLF_QWEN25_CODER_05B_CODES_IQ4_NL = replace(
     NOTIFCLF_QWEN25_CODER_05B_CODES,
     name="notifclf-qwen2.5-coder-0.5b-codes-iq4_nl",
     file_name="notifclf-qwen2.5-coder-0.5b-codes-iq4_nl.gguf",
     description="the letter-code fine-tune, IQ4_NL: faster on CPU (the Pi choice), a few points lower on unseen folder sets",
     quant="IQ4_NL",
+    folder_prior=None,
 )
 
 # Gemma 3 270M + its notifclf LoRA fine-tune (same data and recipe as the default): a smaller, faster model for
