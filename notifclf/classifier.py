@@ -62,7 +62,7 @@ class Classifier:
     (the default) is the prior the model's registry entry names: the reader for the default model, none for a GGUF
     file of your own; ``None`` is the model alone. No prior applies under the four default folders, nor to a
     notification a stated preference or a stored correction may decide; the encoder is loaded at its first use. It
-    helps on your own folder sets and costs about 20 ms per notification; the README's accuracy section has the
+    helps on your own folder sets and costs about 10 ms per notification; the README's accuracy section has the
     figures.
 
     ``folder_orders=2`` or ``3`` also reads each notification with the folders listed in other orders (reversed,
