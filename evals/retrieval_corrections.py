@@ -4,15 +4,20 @@ For each simulated user of evals/conventions/: the model labels every case with 
 corrections per convention and a similarity bar (cosine of all-MiniLM-L6-v2 embeddings of "app. title. body",
 notifclf.embedding, between the case and its most similar correction):
 
-* ``retrieval``: a case whose cosine clears the bar takes that correction's label, else keeps the model's;
+* ``retrieval``: a case whose cosine clears the bar takes that correction's label, else keeps the model's; with
+  ``--transfer changed``, only the fields the correction changed (its label against the model's own answer for the
+  corrected notification: a priority-only correction moves the priority alone);
 * ``gate``: a case whose cosine clears the bar takes the model's answer with the k corrections as worked examples in
   the prompt (as ``Classifier.correct`` stores them), else the model's answer without them (two cached prompts).
 
 Printed: how often the cases a convention decides follow it, and the untouched cases' folder accuracy (compare with
 evals/run_corrections.py, same users and pool order; bar 2 = no corrections, bar -1 = examples for every case).
+``--encoder reader`` embeds with the folder reader (the encoder with its LoRA adapter) instead of the published
+encoder.
 
     python evals/retrieval_corrections.py [--model NAME|PATH] [--mechanism retrieval|gate] [--ks 1,3,5]
-                                          [--bars 0.3,0.4,0.5,0.6,0.7]
+                                          [--bars 0.3,0.4,0.5,0.6,0.7] [--encoder published|reader]
+                                          [--transfer label|changed]
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from notifclf.embedding import load_sentence_encoder  # noqa: E402
-from notifclf.embedding.folder_prior import notification_text  # noqa: E402
+from notifclf.embedding.folder_prior import READER_ADAPTER, notification_text  # noqa: E402
+from notifclf.models.built import adapters_dir  # noqa: E402
 from notifclf.notification import Notification  # noqa: E402
 from run_corrections import SUITES, _note, answers_with_corrections, follows, shown_items  # noqa: E402
 from run_heldout import model_only_classifier  # noqa: E402
@@ -39,8 +45,11 @@ def main(argv=None) -> int:
     p.add_argument("--mechanism", default="retrieval", choices=["retrieval", "gate"])
     p.add_argument("--ks", default="1,3,5")
     p.add_argument("--bars", default="0.3,0.4,0.5,0.6,0.7")
+    p.add_argument("--encoder", default="published", choices=["published", "reader"])
+    p.add_argument("--transfer", default="label", choices=["label", "changed"],
+                   help="retrieval: take the correction's whole label, or only the fields it changed")
     args = p.parse_args(argv)
-    encoder = load_sentence_encoder()
+    encoder = load_sentence_encoder(adapter=adapters_dir() / READER_ADAPTER if args.encoder == "reader" else None)
     users = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(SUITES.glob("*.json"))]
     clf = model_only_classifier(args.model)
     found = []
@@ -48,8 +57,9 @@ def main(argv=None) -> int:
         for user in users:
             clf.set_folders(user["folders"])
             model = clf.classify_many([_note(c) for c in user["cases"]])
+            own = clf.classify_many([_note(c) for c in user["pool"]])  # what the corrections corrected
             embed = lambda items: encoder.encode([notification_text(Notification.coerce(_note(i))) for i in items])  # noqa: E731
-            found.append((user, model, embed(user["cases"]), embed(user["pool"])))
+            found.append((user, model, own, embed(user["cases"]), embed(user["pool"])))
     finally:
         clf.close()
     for k in (int(x) for x in args.ks.split(",")):
@@ -57,7 +67,7 @@ def main(argv=None) -> int:
                   for user, *_ in found]
         for bar in (float(x) for x in args.bars.split(",")):
             followed = decided = kept = untouched = kept_before = 0
-            for (user, model, cases, pool), with_examples in zip(found, taught):
+            for (user, model, own, cases, pool), with_examples in zip(found, taught):
                 conventions = {c["id"]: c for c in user["conventions"]}
                 shown = shown_items(user, k)
                 for n, (case, result, vector) in enumerate(zip(user["cases"], model, cases)):
@@ -66,9 +76,14 @@ def main(argv=None) -> int:
                     if shown and sims.max() >= bar:
                         if with_examples is not None:  # gate: the answer with the corrections in the prompt
                             label = (with_examples[n].folder, with_examples[n].priority)
-                        else:  # retrieval: the most similar correction's label
-                            item = user["pool"][shown[int(np.argmax(sims))]]
-                            label = (item["folder"], item["priority"])
+                        else:  # retrieval: the most similar correction's label, or the fields it changed
+                            j = shown[int(np.argmax(sims))]
+                            item = user["pool"][j]
+                            if args.transfer == "label":
+                                label = (item["folder"], item["priority"])
+                            else:
+                                label = (item["folder"] if item["folder"] != own[j].folder else label[0],
+                                         item["priority"] if item["priority"] != own[j].priority else label[1])
                     answer = type("Answer", (), {"folder": label[0], "priority": label[1]})
                     if case.get("decided_by"):
                         decided += 1
@@ -77,7 +92,7 @@ def main(argv=None) -> int:
                         untouched += 1
                         kept += label[0] == case["folder"]
                         kept_before += result.folder == case["folder"]
-            print(f"{args.mechanism} k={k} bar={bar:.2f}: follow {followed / decided:.1%}  untouched folder {kept / untouched:.1%} "
+            print(f"{args.mechanism} ({args.encoder}, {args.transfer}) k={k} bar={bar:.2f}: follow {followed / decided:.1%}  untouched folder {kept / untouched:.1%} "
                   f"(no corrections {kept_before / untouched:.1%})", flush=True)
     return 0
 

@@ -3,7 +3,8 @@
 The model runs once per case (no prior), its folder distribution and the embedding cosines are kept, and every
 weight is scored from them (the runtime's choice with ``EmbeddingFolderPrior(weight=w)`` is exactly this argmax; like
 the runtime, no prior under the four default folders, so the dev split and the rows under the defaults keep the
-model's own figure). The weight is chosen on the in-distribution sampled sets only (folder sets of trained
+model's own figure). The weight and the parts mix (how much of a folder's score its best listed part gives:
+``EmbeddingFolderPrior(parts=...)``) are chosen on the in-distribution sampled sets only (folder sets of trained
 categories, dev rows); the held-out sets are printed beside it, never used to choose.
 
 Also printed: contextual calibration (the model's folder distribution divided by its distribution on content-free
@@ -30,7 +31,8 @@ from notifclf.notification import Notification  # noqa: E402
 from run_heldout import data_sets, dev_split_set, model_only_classifier, note_of  # noqa: E402
 
 EVALS = Path(__file__).resolve().parent
-WEIGHTS = (0, 2, 5, 10, 15, 20, 30, 50, 75, 100, 1000)
+WEIGHTS = (0, 2, 5, 10, 15, 20, 30, 50, 75, 100, 150, 1000)
+PARTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # how much of a folder's score its best listed part gives
 GROUPS = {"in-distribution sets": "indist-sets-", "dev split (defaults)": "dev-defaults",
           "held-out hand-written": ("heldout-city-life", "heldout-reseller-traveller", "heldout-self-improver"),
           "held-out concepts": "heldout-concepts-", "held-out rows, defaults": "heldout-defaults",
@@ -79,22 +81,27 @@ def collect(model: str | None, data_dir: Path, data: Path, threads: int | None =
 
 
 def add_cosines(found: dict, prior_name: str) -> None:
-    """``found[set]["cos"]``: the cosines of ``prior_name``'s encoder (a prior of weight 1), for every set."""
+    """``found[set]["cos"]``: the cosines of ``prior_name``'s encoder (a prior of weight 1), for every set;
+    ``"cos_parts"``: the same read with ``parts=1`` (each folder its whole description's or its best listed part's
+    cosine, whichever is higher). The runtime's score with ``parts=p`` is the mix ``(1 - p) * cos + p * cos_parts``."""
     loaded = load_folder_prior(prior_name).load()
-    prior = EmbeddingFolderPrior(loaded.encoder, weight=1.0, catch_all=loaded.catch_all)
+    whole, listed = (EmbeddingFolderPrior(loaded.encoder, weight=1.0, catch_all=loaded.catch_all, parts=p)
+                     for p in (0.0, 1.0))
     for s in found.values():
         folders = validate_folders([{"name": n, "description": d} for n, d in zip(s["folders"], s["descriptions"])])
-        s["cos"] = prior.bias(folders, [Notification.coerce(n) for n in s["notes"]]).tolist()
+        notes = [Notification.coerce(n) for n in s["notes"]]
+        s["cos"], s["cos_parts"] = whole.bias(folders, notes).tolist(), listed.bias(folders, notes).tolist()
 
 
-def accuracy(found: dict, names: list[str], weight: float, alpha: float = 0.0) -> float:
-    """Folder accuracy of argmax log P_model - alpha * log P_model(content-free) + weight * cosine (no prior under
-    the four default folders: the runtime applies none there)."""
+def accuracy(found: dict, names: list[str], weight: float, alpha: float = 0.0, parts: float = 0.0) -> float:
+    """Folder accuracy of argmax log P_model - alpha * log P_model(content-free) + weight * cosine, the cosine read
+    with ``parts`` (no prior under the four default folders: the runtime applies none there)."""
     ok = n = 0
     for name in names:
         s = found[name]
         w = 0.0 if is_default_set(map(Folder, s["folders"], s["descriptions"])) else weight  # as the runtime does
-        scores = np.log(np.maximum(np.array(s["model"]), 1e-12)) + w * np.array(s["cos"])
+        cos = (1 - parts) * np.array(s["cos"]) + parts * np.array(s["cos_parts"])
+        scores = np.log(np.maximum(np.array(s["model"]), 1e-12)) + w * cos
         if alpha:
             scores -= alpha * np.log(np.maximum(np.array(s["content_free"]), 1e-6))
         ok += sum(s["folders"][i] == g for i, g in zip(np.argmax(scores, axis=1), s["gold"]))
@@ -102,23 +109,26 @@ def accuracy(found: dict, names: list[str], weight: float, alpha: float = 0.0) -
     return ok / max(1, n)
 
 
-def table(found: dict) -> tuple[str, float]:
+def table(found: dict) -> tuple[str, tuple[float, float]]:
+    """The accuracy of every weight and parts mix, and the (weight, parts) the in-distribution sets choose (ties go
+    to the smaller weight and the fewer parts)."""
     groups = {label: [n for n in found if (n in key if isinstance(key, tuple) else n.startswith(key))]
               for label, key in GROUPS.items()}
-    lines = [f"{'weight':>7}" + "".join(f"{label:>26}" for label in groups)]
-    chosen, best = 0.0, -1.0
-    for w in WEIGHTS:
-        accs = {label: accuracy(found, names, w) for label, names in groups.items()}
-        lines.append(f"{w:>7}" + "".join(f"{a:>26.1%}" for a in accs.values()))
-        score = accs["in-distribution sets"]
-        if score > best + 1e-9:
-            chosen, best = w, score
-    lines.append(f"chosen on the in-distribution sampled sets: weight {chosen}")
+    lines = [f"{'parts':>6}{'weight':>7}" + "".join(f"{label:>26}" for label in groups)]
+    chosen, best = (0.0, 0.0), -1.0
+    for parts in PARTS:
+        for w in WEIGHTS:
+            accs = {label: accuracy(found, names, w, parts=parts) for label, names in groups.items()}
+            lines.append(f"{parts:>6g}{w:>7}" + "".join(f"{a:>26.1%}" for a in accs.values()))
+            score = accs["in-distribution sets"]
+            if score > best + 1e-9:
+                chosen, best = (w, parts), score
+    lines.append(f"chosen on the in-distribution sampled sets: weight {chosen[0]}, parts {chosen[1]}")
     lines.append("contextual calibration (divided by the folder distribution on content-free inputs):")
-    for weight in sorted({0.0, chosen}):
+    for weight in sorted({0.0, chosen[0]}):
         for alpha in ALPHAS:
-            accs = [accuracy(found, names, weight, alpha) for names in groups.values()]
-            lines.append(f"{f'w{weight:g} a{alpha:g}':>7}" + "".join(f"{a:>26.1%}" for a in accs))
+            accs = [accuracy(found, names, weight, alpha, chosen[1]) for names in groups.values()]
+            lines.append(f"{f'w{weight:g} a{alpha:g}':>13}" + "".join(f"{a:>26.1%}" for a in accs))
     return "\n".join(lines), chosen
 
 

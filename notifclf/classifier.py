@@ -19,7 +19,8 @@ from .corrections import Correction, CorrectionStore, same_notification_key
 from .models.cache import resolve_cache_dir
 from .engine import DecodeCounts, Engine, Inspection, PromptSetup, PromptStateStore
 from .errors import ClassifierClosedError, InvalidFoldersError, InvalidPriorityError
-from .embedding.folder_prior import EmbeddingFolderPrior, load_folder_prior
+from .correction_likeness import MAX_MATCHED, CorrectionLikeness
+from .embedding.folder_prior import EmbeddingFolderPrior, check_installed, load_folder_prior, reader_encoder
 from .folders import Folder, FolderLike, validate_folders, validate_instructions
 from .models.store import resolve_model
 from .notification import Notification
@@ -29,6 +30,8 @@ from .result import Classification
 from .schema import output_schema
 
 logger = logging.getLogger("notifclf")
+
+CORRECTIONS_BY = ("likeness", "examples")  # how stored corrections change answers (Classifier(corrections_by=...))
 
 
 class Classifier:
@@ -50,10 +53,13 @@ class Classifier:
     identical notifications under the same folder set come from an LRU of ``result_cache_size`` entries.
 
     The user's corrections (:meth:`correct`) are kept in a SQLite store at ``corrections_path`` (default
-    ``corrections.sqlite3`` in the cache directory, created at the first correction) and shown to the model as worked
-    examples: the most recent 24 filed under a folder of the current set. They change the system prompt, whose KV is
-    computed once per set of corrections, so a notification pays for its own tokens only (read over a longer
-    prompt: somewhat slower with many corrections; README).
+    ``corrections.sqlite3`` in the cache directory, created at the first correction). With
+    ``corrections_by="likeness"`` (the default) a notification alike to a stored correction filed under a folder of
+    the current set takes its folder and priority (:mod:`notifclf.correction_likeness`: the folder reader's
+    embeddings, a bar chosen on the dev split); the prompt never changes, so corrections cost about 10 ms per
+    notification and apply at the next call. ``"examples"`` shows the most recent 24 to the model as worked examples
+    in the system prompt instead, whose KV is computed once per set of corrections (slower per notification, a
+    prefill per new correction; README).
 
     ``folder_prior="reader"`` adds a second reader of the folder descriptions: the cosine similarity of a small
     sentence-embedding model (all-MiniLM-L6-v2 with the folder-reading LoRA trained here; its package comes with
@@ -70,7 +76,8 @@ class Classifier:
     leans on where a folder is listed, and this averages that out, at 2x or 3x the time per notification (each order
     has its own cached system prompt). The priority is the model's for that folder in the order given.
 
-    ``calibrate_corrections`` (on by default) takes back the pull the stored corrections exert on every notification:
+    ``calibrate_corrections`` (on by default; ``corrections_by="examples"`` only) takes back the pull the stored
+    corrections exert on every notification:
     once per set of corrections, notifications that say nothing ("N/A") are read with and without them, and the
     difference in log P(folder) is added to every answer (contextual calibration). Corrections then spill much less
     onto notifications they do not describe, and are followed somewhat less often (the README's corrections section
@@ -95,6 +102,7 @@ class Classifier:
         folder_prior: "str | EmbeddingFolderPrior | None" = "auto",
         folder_orders: int = 1,
         calibrate_corrections: bool = True,
+        corrections_by: str = "likeness",
     ) -> None:
         if not isinstance(max_notification_tokens, int) or not 16 <= max_notification_tokens <= 4096:
             raise ValueError("max_notification_tokens must be an int between 16 and 4096")
@@ -104,6 +112,10 @@ class Classifier:
             raise ValueError(f"calibrate_corrections must be True or False, got {calibrate_corrections!r}")
         if decoding not in ("fast", "grammar"):
             raise ValueError(f"decoding must be 'fast' or 'grammar', got {decoding!r}")
+        if corrections_by not in CORRECTIONS_BY:
+            raise ValueError(f"corrections_by must be one of {', '.join(CORRECTIONS_BY)}, got {corrections_by!r}")
+        self._likeness = (CorrectionLikeness(lambda: reader_encoder(cache_dir)) if corrections_by == "likeness"
+                          else None)
         self._corrections_path = Path(corrections_path) if corrections_path is not None else \
             resolve_cache_dir(cache_dir) / "corrections.sqlite3"
         self._store = CorrectionStore(self._corrections_path) if self._corrections_path.exists() else None
@@ -124,6 +136,7 @@ class Classifier:
             self._engine.close()
             raise
         self._setup = setup
+        self._matched = self._corrections_matched(setup.folders)
         logger.info("notifclf loaded %s (%s) with a %d-token context", self._spec.name, self._path,
                     self._engine.runtime.n_ctx)
 
@@ -206,6 +219,7 @@ class Classifier:
                     self._store.rename_folder(name, old)
                 raise
             self._setup = setup
+            self._matched = self._corrections_matched(new)
 
     def decode_counts(self) -> DecodeCounts:
         """How many results came from the fast path, from grammar decoding, and from the result cache."""
@@ -221,8 +235,16 @@ class Classifier:
 
     # -- corrections ----------------------------------------------------------------------------------------------
     def _setup_for(self, folders: tuple[Folder, ...], instructions: str) -> PromptSetup:
-        examples = self._store.examples(f.name for f in folders) if self._store is not None else ()
+        """The prompt setup: with ``corrections_by="examples"``, the corrections as worked examples in it."""
+        examples = (self._store.examples(f.name for f in folders)
+                    if self._store is not None and self._likeness is None else ())
         return PromptSetup(folders, instructions, examples)
+
+    def _corrections_matched(self, folders: tuple[Folder, ...]) -> tuple[Correction, ...]:
+        """With ``corrections_by="likeness"``: the corrections notifications are matched against."""
+        if self._store is None or self._likeness is None:
+            return ()
+        return self._store.under((f.name for f in folders), MAX_MATCHED)
 
     def _renames(self, old: tuple[Folder, ...], new: tuple[Folder, ...]) -> dict[str, str]:
         if self._store is None:
@@ -241,6 +263,7 @@ class Classifier:
         setup = self._setup_for(self._setup.folders, self._setup.instructions)
         engine.prepare(setup)
         self._setup = setup
+        self._matched = self._corrections_matched(setup.folders)
 
     @property
     def corrections(self) -> list[Correction]:
@@ -264,17 +287,20 @@ class Classifier:
             raise InvalidFoldersError(f"folder {folder!r} is not one of the current folders: {', '.join(names)}")
         if priority is not None and (isinstance(priority, bool) or priority not in (1, 2, 3)):
             raise InvalidPriorityError(f"priority must be 1, 2 or 3, got {priority!r}")
+        if self._likeness is not None:
+            check_installed("reader")  # the encoder likeness needs, before anything is stored
         with self._engine_open() as engine:
             if folder is None or priority is None:
                 now = engine.classify(self._setup, [note])[0]
                 folder, priority = folder or now.folder, priority or now.priority
-            # The prompt with this correction must fit before anything is stored (PromptTooLongError otherwise).
-            key = same_notification_key(note)
-            stored = Notification(note.app, note.title, note.body, note.sub_text, note.category)
-            shown = [e for e in self._setup.examples if same_notification_key(e.notification) != key]
-            shown.append(PromptExample(stored, folder, priority))
-            engine.prepare(PromptSetup(self._setup.folders, self._setup.instructions,
-                                       tuple(shown[-MAX_PROMPT_EXAMPLES:])))
+            if self._likeness is None:
+                # The prompt with this correction must fit before anything is stored (PromptTooLongError otherwise).
+                key = same_notification_key(note)
+                stored = Notification(note.app, note.title, note.body, note.sub_text, note.category)
+                shown = [e for e in self._setup.examples if same_notification_key(e.notification) != key]
+                shown.append(PromptExample(stored, folder, priority))
+                engine.prepare(PromptSetup(self._setup.folders, self._setup.instructions,
+                                           tuple(shown[-MAX_PROMPT_EXAMPLES:])))
             if self._store is None:
                 self._store = CorrectionStore(self._corrections_path)
             correction = self._store.add(note, folder, priority)
@@ -309,7 +335,14 @@ class Classifier:
         """Classify several notifications, batched into shared llama.cpp decodes; results come in the same order."""
         notes = [Notification.coerce(n) for n in notifications]
         with self._engine_open() as engine:
-            return engine.classify(self._setup, notes)
+            return self._with_corrections(self._matched, notes, engine.classify(self._setup, notes))
+
+    def _with_corrections(self, matched: tuple[Correction, ...], notes: list[Notification],
+                          results: list[Classification]) -> list[Classification]:
+        """The model's results with the stored corrections applied by likeness (``corrections_by="likeness"``)."""
+        if self._likeness is None or not matched:
+            return results
+        return self._likeness.apply(matched, notes, results)
 
     def classify_iter(self, notifications: Iterable["Notification | Mapping[str, Any]"], *,
                       batch_size: int = 16) -> Iterator[Classification]:
@@ -321,12 +354,12 @@ class Classifier:
         """
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        setup = self._setup
-        return self._iterate(iter(notifications), batch_size, setup)
+        return self._iterate(iter(notifications), batch_size, self._setup, self._matched)
 
-    def _iterate(self, items: Iterator[Any], batch_size: int, setup: PromptSetup) -> Iterator[Classification]:
+    def _iterate(self, items: Iterator[Any], batch_size: int, setup: PromptSetup,
+                 matched: tuple[Correction, ...]) -> Iterator[Classification]:
         while batch := list(itertools.islice(items, batch_size)):
             notes = [Notification.coerce(n) for n in batch]
             with self._engine_open() as engine:
-                results = engine.classify(setup, notes)
+                results = self._with_corrections(matched, notes, engine.classify(setup, notes))
             yield from results

@@ -116,11 +116,14 @@ class CorrectionStore:
     def rename_folder(self, old: str, new: str) -> int:
         return len(self._run("UPDATE corrections SET folder = ? WHERE folder = ? RETURNING id", (new, old)))
 
-    def examples(self, folder_names: Iterable[str], limit: int = MAX_PROMPT_EXAMPLES) -> tuple[PromptExample, ...]:
+    def under(self, folder_names: Iterable[str], limit: int) -> tuple[Correction, ...]:
         """The most recent ``limit`` corrections filed under one of ``folder_names``, oldest first."""
         names = set(folder_names)
-        shown = [c for c in self.all() if c.folder in names][-limit:] if limit > 0 else []
-        return tuple(c.example() for c in shown)
+        return tuple([c for c in self.all() if c.folder in names][-limit:]) if limit > 0 else ()
+
+    def examples(self, folder_names: Iterable[str], limit: int = MAX_PROMPT_EXAMPLES) -> tuple[PromptExample, ...]:
+        """The most recent ``limit`` corrections filed under one of ``folder_names`` as worked examples."""
+        return tuple(c.example() for c in self.under(folder_names, limit))
 
     def close(self) -> None:
         with self._lock:

@@ -14,7 +14,9 @@ class Classification:
 
     ``folder_distribution`` maps every folder to the model's probability for it, ``priority_distribution`` maps
     1, 2, 3 to theirs (each sums to 1; with a folder prior, the folder distribution is the combined one the folder
-    was chosen from); ``folder_confidence`` and ``priority_confidence`` are the chosen entries.
+    was chosen from); ``folder_confidence`` and ``priority_confidence`` are the chosen entries. ``corrected_by`` is
+    the id of the stored correction the answer follows (the notification is alike to it:
+    :mod:`notifclf.correction_likeness`), None for the model's own answer; the distributions stay the model's.
     Two results are equal when they make the same decision (folder and priority).
     """
 
@@ -24,6 +26,7 @@ class Classification:
     priority_confidence: float | None = field(default=None, compare=False)
     folder_distribution: Mapping[str, float] = field(default_factory=dict, compare=False)
     priority_distribution: Mapping[int, float] = field(default_factory=dict, compare=False)
+    corrected_by: int | None = field(default=None, compare=False)
 
     def to_dict(self, *, include_confidence: bool = False) -> dict[str, Any]:
         """The result as the published JSON object, valid against ``output_schema(folders)``; with

@@ -149,10 +149,11 @@ def test_the_prior_steps_aside_where_a_stated_preference_may_decide(tiny_qwen2, 
 
 def test_the_prior_steps_aside_where_a_stored_correction_is_like_the_notification(tiny_qwen2, encoder, tmp_path):
     strong = EmbeddingFolderPrior(encoder, weight=1000.0)
-    with _classifier(tiny_qwen2, tmp_path, store="corrections.sqlite3") as clf:
+    with _classifier(tiny_qwen2, tmp_path, store="corrections.sqlite3", corrections_by="examples") as clf:
         clf.correct({"app": "Uber", "title": "Your driver is arriving", "body": "Honda Civic"}, folder="Music")
         without = clf.classify_many(NOTES)
-    with _classifier(tiny_qwen2, tmp_path, store="corrections.sqlite3", folder_prior=strong) as clf:
+    with _classifier(tiny_qwen2, tmp_path, store="corrections.sqlite3", folder_prior=strong,
+                     corrections_by="examples") as clf:
         with_prior = clf.classify_many(NOTES)
     assert with_prior[0].folder_distribution == pytest.approx(without[0].folder_distribution)  # like the correction
     assert [r.folder for r in with_prior[1:]] == ["Music", "Family"]  # nothing like it: the prior decides
@@ -176,3 +177,20 @@ def test_no_prior_applies_under_the_default_folders_in_any_order(tiny_qwen2, enc
 
     cosines = strong.bias(tuple(renamed), [Notification.coerce(n) for n in NOTES])
     assert [max(d, key=d.get) for d in distributions] == [renamed[int(i)].name for i in np.argmax(cosines, axis=1)]
+
+
+def test_the_prior_reads_only_the_notifications_it_may_decide(tiny_qwen2, encoder, tmp_path):
+    class Counting:  # the real encoder, counting the texts it is given
+        def __init__(self):
+            self.texts: list[str] = []
+
+        def encode(self, texts):
+            self.texts += texts
+            return encoder.encode(texts)
+
+    counting = Counting()
+    with _classifier(tiny_qwen2, tmp_path, instructions="Anything from Uber goes to Music",
+                     folder_prior=EmbeddingFolderPrior(counting, weight=1000.0)) as clf:
+        clf.classify_many(NOTES)
+    read = [t for t in counting.texts if t.startswith(("Uber.", "Spotify.", "WhatsApp."))]
+    assert read == ["Spotify. New album. A new playlist of songs for you", "WhatsApp. Mum. Call me when you can, love mum"]

@@ -27,10 +27,12 @@ import numpy as np
 
 from ..folders import CATCH_ALL_EXAMPLES, Folder
 from ..notification import Notification
+from .description_parts import description_parts
 
 DEFAULT_WEIGHT = 20.0
 READER_ADAPTER = "minilm-notifclf-reader-lora"  # in the adapters directory (models/ in a checkout)
 READER_WEIGHT = 30.0  # chosen on 24 in-distribution sampled sets (evals/sweep_folder_prior.py --priors reader: README)
+READER_PARTS = 0.0  # chosen with the weight: how much of a folder's score its best listed part gives
 PRIOR_NAMES = ("embeddings", "reader")
 PRIOR_CHOICES = ("auto", "none", *PRIOR_NAMES)  # what Classifier(folder_prior=...) and --folder-prior take
 
@@ -69,28 +71,48 @@ class CatchAllReading:
         return reading
 
 
+@dataclass(frozen=True)
+class _FolderRows:
+    """A folder set as the prior reads it: one unit row per folder (``rows``), which folders are catch-alls, and the
+    rows of the parts their descriptions list (``part_rows``; ``part_folder[k]`` is part k's folder)."""
+
+    rows: np.ndarray
+    catch_alls: np.ndarray
+    part_rows: np.ndarray
+    part_folder: np.ndarray
+
+
 class EmbeddingFolderPrior:
     """Log-space bonuses per folder from cosine similarity (``weight`` times it). ``encoder`` is a
     :class:`notifclf.embedding.SentenceEncoder` (anything with ``encode(texts) -> unit rows``); with ``catch_all``,
-    catch-all folders score its threshold instead of their cosine. Thread-safe."""
+    catch-all folders score its threshold instead of their cosine. ``parts`` (0 to 1) mixes in each folder's best
+    listed part: a folder scores ``(1 - parts) * cos(whole) + parts * max(cos(whole), cos(each part))``
+    (:mod:`.description_parts`). Thread-safe."""
 
-    def __init__(self, encoder, *, weight: float = DEFAULT_WEIGHT, catch_all: CatchAllReading | None = None) -> None:
+    def __init__(self, encoder, *, weight: float = DEFAULT_WEIGHT, catch_all: CatchAllReading | None = None,
+                 parts: float = 0.0) -> None:
         if not isinstance(weight, (int, float)) or not 0 <= weight < 1e6:
             raise ValueError(f"weight must be a non-negative number, got {weight!r}")
+        if not isinstance(parts, (int, float)) or not 0 <= parts <= 1:
+            raise ValueError(f"parts must be a number from 0 to 1, got {parts!r}")
         self.encoder = encoder
         self.weight = float(weight)
         self.catch_all = catch_all
-        # the last 16 folder sets: their rows, and which of them are catch-all folders
-        self._folders: OrderedDict[tuple[Folder, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self.parts = float(parts)
+        self._folders: OrderedDict[tuple[Folder, ...], _FolderRows] = OrderedDict()  # the last 16 folder sets
         self._examples: np.ndarray | None = None
         self._lock = threading.Lock()
 
-    def _folder_rows(self, folders: tuple[Folder, ...]) -> tuple[np.ndarray, np.ndarray]:
+    def _folder_rows(self, folders: tuple[Folder, ...]) -> _FolderRows:
         with self._lock:
             found = self._folders.get(folders)
         if found is None:
             rows = self.encoder.encode([folder_text(f) for f in folders])
-            found = rows, self._catch_alls(rows)
+            listed = [(j, f"{f.name}: {part}") for j, f in enumerate(folders)
+                      for part in (description_parts(f.description) if self.parts else ())]
+            part_rows = (self.encoder.encode([text for _, text in listed]) if listed
+                         else np.zeros((0, rows.shape[1]), dtype=rows.dtype))
+            found = _FolderRows(rows, self._catch_alls(rows), part_rows, np.array([j for j, _ in listed], dtype=int))
         with self._lock:
             self._folders[folders] = found
             self._folders.move_to_end(folders)
@@ -107,17 +129,23 @@ class EmbeddingFolderPrior:
 
     def catch_all_folders(self, folders: tuple[Folder, ...]) -> list[str]:
         """The names of the folders this prior reads as catch-alls."""
-        return [f.name for f, is_rest in zip(folders, self._folder_rows(folders)[1]) if is_rest]
+        return [f.name for f, is_rest in zip(folders, self._folder_rows(folders).catch_alls) if is_rest]
 
     def bias(self, folders: tuple[Folder, ...], notes: Sequence[Notification]) -> np.ndarray:
         """``(len(notes), len(folders))`` bonuses to add to the model's log-probabilities of the folders."""
         if not notes:
             return np.zeros((0, len(folders)))
         rows = self.encoder.encode([notification_text(n) for n in notes])
-        folder_rows, catch_alls = self._folder_rows(folders)
-        cos = (rows @ folder_rows.T).astype(np.float64)
+        found = self._folder_rows(folders)
+        cos = (rows @ found.rows.T).astype(np.float64)
+        if len(found.part_folder):
+            part_cos = rows @ found.part_rows.T
+            best = cos.copy()
+            for j in np.unique(found.part_folder):
+                best[:, j] = np.maximum(best[:, j], part_cos[:, found.part_folder == j].max(axis=1))
+            cos = (1 - self.parts) * cos + self.parts * best
         if self.catch_all is not None:
-            cos[:, catch_alls] = self.catch_all.cos
+            cos[:, found.catch_alls] = self.catch_all.cos
         return self.weight * cos
 
 
@@ -145,20 +173,28 @@ class DeferredFolderPrior:
         return self.load().bias(folders, notes)
 
 
+def reader_encoder(cache_dir=None):
+    """The folder reader's sentence encoder: the published encoder with the reader's adapter merged in (shared by
+    the folder prior and the corrections' likeness; loaded once per process)."""
+    from ..models.built import adapters_dir
+    from .files import load_sentence_encoder
+
+    return load_sentence_encoder(cache_dir=cache_dir, adapter=adapters_dir() / READER_ADAPTER)
+
+
 def _named_prior(name: str, cache_dir) -> EmbeddingFolderPrior:
     from ..models.built import adapters_dir
     from .files import load_sentence_encoder
     from .lora import read_adapter_config
 
     if name == "reader":
-        adapter = adapters_dir() / READER_ADAPTER
-        encoder = load_sentence_encoder(cache_dir=cache_dir, adapter=adapter)
-        catch_all = CatchAllReading.from_config(read_adapter_config(adapter))
-        return EmbeddingFolderPrior(encoder, weight=READER_WEIGHT, catch_all=catch_all)
+        encoder = reader_encoder(cache_dir)
+        catch_all = CatchAllReading.from_config(read_adapter_config(adapters_dir() / READER_ADAPTER))
+        return EmbeddingFolderPrior(encoder, weight=READER_WEIGHT, catch_all=catch_all, parts=READER_PARTS)
     return EmbeddingFolderPrior(load_sentence_encoder(cache_dir=cache_dir))
 
 
-def _check_installed(name: str) -> None:
+def check_installed(name: str) -> None:
     """Fail now, not at the first notification under folders of the user's own: the encoder's package and (for the
     reader) its adapter must be there."""
     from ..errors import ModelNotFoundError
@@ -192,5 +228,5 @@ def load_folder_prior(prior: "str | EmbeddingFolderPrior | None", cache_dir=None
     if prior not in PRIOR_NAMES:
         raise ValueError(f"folder_prior must be None, 'none', 'auto' or one of {', '.join(PRIOR_NAMES)}, "
                          f"got {prior!r}")
-    _check_installed(prior)
+    check_installed(prior)
     return DeferredFolderPrior(prior, cache_dir)

@@ -289,12 +289,13 @@ class Engine:
         prior never outvotes what the user said."""
         if self.folder_prior is None or is_default_set(setup.folders):
             return None
-        bias = np.array(self.folder_prior.bias(setup.folders, notes), dtype=np.float64)  # ours to change
         names = [f.name for f in setup.folders]
-        for i, note in enumerate(notes):
-            if ((setup.instructions and matching_preferences(setup.instructions, note, names))
-                    or similar_examples(setup.examples, note)):
-                bias[i] = 0.0
+        read = [i for i, note in enumerate(notes)
+                if not ((setup.instructions and matching_preferences(setup.instructions, note, names))
+                        or similar_examples(setup.examples, note))]
+        bias = np.zeros((len(notes), len(setup.folders)))
+        if read:  # only the notifications the prior reads are encoded
+            bias[read] = self.folder_prior.bias(setup.folders, [notes[i] for i in read])
         return bias
 
     def _example_shift(self, prepared: _Prepared) -> np.ndarray | None:

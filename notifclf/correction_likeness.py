@@ -1,0 +1,90 @@
+"""The user's corrections applied by likeness: a notification as alike to a stored correction as two notifications of
+one kind usually are takes that correction's folder and priority (``Classifier(corrections_by="likeness")``, the
+default).
+
+Likeness is the cosine of the folder reader's embeddings ("app. title. body"; all-MiniLM-L6-v2 with the reader's
+LoRA adapter, :mod:`notifclf.embedding.folder_prior`), which places notifications of one kind (two airlines' check-in
+notices, a PayPal and a Wise payment) near each other. The most alike correction at or over :data:`CORRECTION_BAR`
+wins; a notification under the bar keeps the model's answer. The bar is chosen on the dev split, never on the users
+that measure corrections (``evals/choose_correction_bar.py``: the cosine at which "as alike or more: the same kind"
+is right for the most pairs of dev notifications).
+
+Why not (only) worked examples in the prompt (``corrections_by="examples"``): with 24 corrections the system prompt
+grows from about 250 tokens to about 1,750, every notification attends over it (2.7x the time per notification) and
+each new correction is a prefill of that prompt (about 20 s on one core); here the prompt never changes, a
+notification costs one embedding more (about 10 ms) and a correction applies at the next call. On the simulated users
+the two follow corrections about as often and likeness spills less onto notifications it should not touch (README,
+"Learning from corrections").
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from .corrections import Correction
+from .embedding.folder_prior import notification_text
+from .notification import Notification
+from .result import Classification
+
+CORRECTION_BAR = 0.575  # python evals/choose_correction_bar.py (registered reader, dev split)
+MAX_MATCHED = 512  # corrections matched against, the most recent under the current folders
+
+
+class CorrectionLikeness:
+    """Applies stored corrections to results by likeness. ``load_encoder`` gives the sentence encoder (anything with
+    ``encode(texts) -> unit rows``); it is called at the first use, so a user without corrections never loads it.
+    Thread-safe."""
+
+    def __init__(self, load_encoder: Callable[[], object], bar: float = CORRECTION_BAR) -> None:
+        if not isinstance(bar, (int, float)) or not -1 <= bar <= 1:
+            raise ValueError(f"bar must be a cosine from -1 to 1, got {bar!r}")
+        self.bar = float(bar)
+        self._load_encoder = load_encoder
+        self._encoder = None
+        self._rows: OrderedDict[tuple[Correction, ...], np.ndarray] = OrderedDict()  # the last 4 sets' embeddings
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            if self._encoder is None:
+                self._encoder = self._load_encoder()
+        return self._encoder.encode(texts)
+
+    def _correction_rows(self, corrections: tuple[Correction, ...]) -> np.ndarray:
+        with self._lock:
+            rows = self._rows.get(corrections)
+        if rows is None:
+            rows = self._encode([notification_text(c.notification) for c in corrections])
+        with self._lock:
+            self._rows[corrections] = rows
+            self._rows.move_to_end(corrections)
+            while len(self._rows) > 4:
+                self._rows.popitem(last=False)
+        return rows
+
+    def nearest(self, corrections: tuple[Correction, ...], notes: Sequence[Notification]) -> list[Correction | None]:
+        """For each notification, the most alike of ``corrections`` at or over the bar, or None."""
+        if not corrections or not notes:
+            return [None] * len(notes)
+        cos = self._encode([notification_text(n) for n in notes]) @ self._correction_rows(corrections).T
+        best = np.argmax(cos, axis=1)
+        return [corrections[j] if cos[i, j] >= self.bar else None for i, j in enumerate(best)]
+
+    def apply(self, corrections: tuple[Correction, ...], notes: Sequence[Notification],
+              results: Sequence[Classification]) -> list[Classification]:
+        """``results`` (the model's, one per notification) with each notification alike to a correction answered
+        as that correction: its folder and priority, ``corrected_by`` its id, the model's distributions kept."""
+        out = []
+        for result, found in zip(results, self.nearest(corrections, notes)):
+            if found is not None:
+                result = replace(result, folder=found.folder, priority=found.priority, corrected_by=found.id,
+                                 folder_confidence=result.folder_distribution.get(found.folder),
+                                 priority_confidence=(result.priority_distribution.get(found.priority)
+                                                      if found.folder == result.folder else None))
+            out.append(result)
+        return out
