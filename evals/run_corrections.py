@@ -7,11 +7,13 @@ priority) and folder/priority/both accuracy; on the cases no convention touches,
 stay within 2 points of k = 0).
 
 Cost, measured side by side in one process: ``classify`` latency with 24 stored corrections vs none (same
-notifications, result cache off, interleaved rounds), and the first ``classify`` after a new correction (the
-system prompt's KV is recomputed once) vs a steady one.
+notifications, result cache off, interleaved rounds), and the first ``classify`` after a new correction (with
+``--corrections-by examples`` the system prompt's KV is recomputed once; with likeness the corrections are embedded
+once) vs a steady one.
 
     python evals/run_corrections.py [--model NAME|PATH] [--out runs/eval/corrections.json] [--ks 0,1,3,5]
                                     [--folder-prior auto|none|reader|embeddings] [--no-cost] [--renamed-folders]
+                                    [--corrections-by likeness|examples] [--no-calibration]
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import notifclf  # noqa: E402
+from notifclf.classifier import CORRECTIONS_BY  # noqa: E402
 from notifclf.embedding.folder_prior import PRIOR_CHOICES  # noqa: E402
 
 SUITES = Path(__file__).resolve().parent / "conventions"
@@ -58,14 +61,12 @@ def shown_items(suite: dict, k: int) -> list[int]:
             for i in [j for j, item in enumerate(suite["pool"]) if item["convention"] == c["id"]][:k]]
 
 
-def answers_with_corrections(model: str | None, suite: dict, k: int, folder_prior: str | None = "auto",
-                             calibrate: bool = True, threads: int | None = None) -> list:
+def answers_with_corrections(model: str | None, suite: dict, k: int, **options) -> list:
     """Every case classified with the first ``k`` corrections per convention stored through ``Classifier.correct``
-    (worked examples in the prompt), in a fresh store."""
+    in a fresh store; ``options`` go to the Classifier (``corrections_by``, ``folder_prior``...)."""
     with tempfile.TemporaryDirectory() as tmp:
         clf = notifclf.Classifier(model, folders=suite["folders"], progress=False, result_cache_size=0,
-                                  corrections_path=Path(tmp) / "corrections.sqlite3", folder_prior=folder_prior,
-                                  calibrate_corrections=calibrate, n_threads=threads)
+                                  corrections_path=Path(tmp) / "corrections.sqlite3", **options)
         try:
             for i in shown_items(suite, k):
                 item = suite["pool"][i]
@@ -75,9 +76,8 @@ def answers_with_corrections(model: str | None, suite: dict, k: int, folder_prio
             clf.close()
 
 
-def evaluate_user(model: str | None, suite: dict, k: int, folder_prior: str | None = "auto",
-                  calibrate: bool = True, threads: int | None = None) -> dict:
-    results = answers_with_corrections(model, suite, k, folder_prior, calibrate, threads)
+def evaluate_user(model: str | None, suite: dict, k: int, **options) -> dict:
+    results = answers_with_corrections(model, suite, k, **options)
     conventions = {c["id"]: c for c in suite["conventions"]}
     decided = [(r, c) for r, c in zip(results, suite["cases"]) if c.get("decided_by")]
     untouched = [(r, c) for r, c in zip(results, suite["cases"]) if not c.get("decided_by")]
@@ -99,7 +99,7 @@ def evaluate_user(model: str | None, suite: dict, k: int, folder_prior: str | No
     }
 
 
-def cost(model: str | None, suites: list[dict], rounds: int = 3) -> dict:
+def cost(model: str | None, suites: list[dict], rounds: int = 3, **options) -> dict:
     """Latency with 24 corrections vs none, and the one-off cost of a new correction (all users share the four
     default folders, so their pools give 24 distinct corrections)."""
     suite = suites[0]
@@ -107,9 +107,9 @@ def cost(model: str | None, suites: list[dict], rounds: int = 3) -> dict:
     pool = [p for s in suites for p in s["pool"]]
     with tempfile.TemporaryDirectory() as tmp:
         plain = notifclf.Classifier(model, folders=suite["folders"], progress=False, result_cache_size=0,
-                                    corrections_path=Path(tmp) / "none.sqlite3")
+                                    corrections_path=Path(tmp) / "none.sqlite3", **options)
         taught = notifclf.Classifier(model, folders=suite["folders"], progress=False, result_cache_size=0,
-                                     corrections_path=Path(tmp) / "24.sqlite3")
+                                     corrections_path=Path(tmp) / "24.sqlite3", **options)
         try:
             for item in pool[:24]:
                 taught.correct(_note(item), folder=item["folder"], priority=item["priority"])
@@ -152,23 +152,27 @@ def main(argv=None) -> int:
     p.add_argument("--renamed-folders", action="store_true",
                    help='every folder renamed "My <name>": the users on folders of their own, where a prior applies')
     p.add_argument("--no-calibration", action="store_true", help="Classifier(calibrate_corrections=False)")
+    p.add_argument("--corrections-by", default="likeness", choices=CORRECTIONS_BY,
+                   help="Classifier(corrections_by=...): likeness (the default) or worked examples in the prompt")
     args = p.parse_args(argv)
     ks = [int(k) for k in args.ks.split(",")]
-    report: dict = {"model": args.model or "default", "folder_prior": args.folder_prior,
-                    "calibrate_corrections": not args.no_calibration, "renamed_folders": args.renamed_folders,
+    options = {"folder_prior": args.folder_prior, "calibrate_corrections": not args.no_calibration,
+               "corrections_by": args.corrections_by}
+    report: dict = {"model": args.model or "default", **options, "renamed_folders": args.renamed_folders,
                     "users": {}}
     for path in sorted(SUITES.glob("*.json")):
         suite = json.loads(path.read_text(encoding="utf-8"))
         suite = renamed(suite) if args.renamed_folders else suite
-        report["users"][suite["suite"]] = [evaluate_user(args.model, suite, k, args.folder_prior,
-                                                         not args.no_calibration, args.threads) for k in ks]
+        report["users"][suite["suite"]] = [evaluate_user(args.model, suite, k, n_threads=args.threads, **options)
+                                           for k in ks]
         for r in report["users"][suite["suite"]]:
             print(f"{suite['suite']:<28} k={r['k']}  follows {r['follows_convention']:.1%}  decided both "
                   f"{r['decided_both']:.1%}  untouched folder {r['untouched_folder']:.1%} both {r['untouched_both']:.1%}"
                   f"  (misfiled {len(r['untouched_misses'])}, to a convention's folder {r['untouched_to_a_convention_folder']})",
                   flush=True)
     if not args.no_cost:
-        report["cost"] = cost(args.model, [json.loads(p.read_text(encoding="utf-8")) for p in sorted(SUITES.glob("*.json"))])
+        report["cost"] = cost(args.model, [json.loads(p.read_text(encoding="utf-8")) for p in sorted(SUITES.glob("*.json"))],
+                              **options)
         print(json.dumps(report["cost"]))
     for k in ks:
         rows = [r for rs in report["users"].values() for r in rs if r["k"] == k]

@@ -31,8 +31,8 @@ from .description_parts import description_parts
 
 DEFAULT_WEIGHT = 20.0
 READER_ADAPTER = "minilm-notifclf-reader-lora"  # in the adapters directory (models/ in a checkout)
-READER_WEIGHT = 30.0  # chosen on 24 in-distribution sampled sets (evals/sweep_folder_prior.py --priors reader: README)
-READER_PARTS = 0.0  # chosen with the weight: how much of a folder's score its best listed part gives
+READER_WEIGHT = 75.0  # chosen on 24 in-distribution sampled sets (evals/sweep_folder_prior.py --priors reader: README)
+READER_PARTS = 0.5  # chosen with the weight: how much of a folder's score its best listed part gives
 PRIOR_NAMES = ("embeddings", "reader")
 PRIOR_CHOICES = ("auto", "none", *PRIOR_NAMES)  # what Classifier(folder_prior=...) and --folder-prior take
 
