@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import notifclf  # noqa: E402
-from notifclf.classifier import CORRECTIONS_BY  # noqa: E402
+from notifclf.correction_likeness import CORRECTIONS_BY  # noqa: E402
 from notifclf.embedding.folder_prior import PRIOR_CHOICES  # noqa: E402
 
 SUITES = Path(__file__).resolve().parent / "conventions"
@@ -152,10 +152,10 @@ def main(argv=None) -> int:
     p.add_argument("--renamed-folders", action="store_true",
                    help='every folder renamed "My <name>": the users on folders of their own, where a prior applies')
     p.add_argument("--no-calibration", action="store_true", help="Classifier(calibrate_corrections=False)")
-    p.add_argument("--corrections-by", default="likeness", choices=CORRECTIONS_BY,
-                   help="Classifier(corrections_by=...): likeness (the default) or worked examples in the prompt")
+    p.add_argument("--corrections-by", default="examples", choices=CORRECTIONS_BY,
+                   help="Classifier(corrections_by=...): worked examples in the prompt (the default) or likeness")
     args = p.parse_args(argv)
-    ks = [int(k) for k in args.ks.split(",")]
+    ks = [int(k) for k in args.ks.split(",") if k.strip()]  # --ks "": the cost alone
     options = {"folder_prior": args.folder_prior, "calibrate_corrections": not args.no_calibration,
                "corrections_by": args.corrections_by}
     report: dict = {"model": args.model or "default", **options, "renamed_folders": args.renamed_folders,
@@ -172,7 +172,7 @@ def main(argv=None) -> int:
                   flush=True)
     if not args.no_cost:
         report["cost"] = cost(args.model, [json.loads(p.read_text(encoding="utf-8")) for p in sorted(SUITES.glob("*.json"))],
-                              **options)
+                              n_threads=args.threads, **options)
         print(json.dumps(report["cost"]))
     for k in ks:
         rows = [r for rs in report["users"].values() for r in rs if r["k"] == k]

@@ -19,7 +19,7 @@ from .corrections import Correction, CorrectionStore, same_notification_key
 from .models.cache import resolve_cache_dir
 from .engine import DecodeCounts, Engine, Inspection, PromptSetup, PromptStateStore
 from .errors import ClassifierClosedError, InvalidFoldersError, InvalidPriorityError
-from .correction_likeness import MAX_MATCHED, CorrectionLikeness
+from .correction_likeness import CORRECTIONS_BY, MAX_MATCHED, CorrectionLikeness
 from .embedding.folder_prior import EmbeddingFolderPrior, check_installed, load_folder_prior, reader_encoder
 from .folders import Folder, FolderLike, validate_folders, validate_instructions
 from .models.store import resolve_model
@@ -30,8 +30,6 @@ from .result import Classification
 from .schema import output_schema
 
 logger = logging.getLogger("notifclf")
-
-CORRECTIONS_BY = ("likeness", "examples")  # how stored corrections change answers (Classifier(corrections_by=...))
 
 
 class Classifier:
@@ -54,12 +52,12 @@ class Classifier:
 
     The user's corrections (:meth:`correct`) are kept in a SQLite store at ``corrections_path`` (default
     ``corrections.sqlite3`` in the cache directory, created at the first correction). With
-    ``corrections_by="likeness"`` (the default) a notification alike to a stored correction filed under a folder of
-    the current set takes its folder and priority (:mod:`notifclf.correction_likeness`: the folder reader's
-    embeddings, a bar chosen on the dev split); the prompt never changes, so corrections cost about 10 ms per
-    notification and apply at the next call. ``"examples"`` shows the most recent 24 to the model as worked examples
-    in the system prompt instead, whose KV is computed once per set of corrections (slower per notification, a
-    prefill per new correction; README).
+    ``corrections_by="examples"`` (the default) the most recent 24 filed under a folder of the current set are shown
+    to the model as worked examples in the system prompt, whose KV is computed once per set of corrections (a
+    notification pays for its own tokens only, read over a longer prompt; README). ``"likeness"`` leaves the prompt
+    alone: a notification alike to a stored correction takes its folder and priority
+    (:mod:`notifclf.correction_likeness`: the folder reader's embeddings, a bar chosen on the dev split), about 10 ms
+    per notification, applied at the next call; it follows corrections more often and spills more (README).
 
     ``folder_prior="reader"`` adds a second reader of the folder descriptions: the cosine similarity of a small
     sentence-embedding model (all-MiniLM-L6-v2 with the folder-reading LoRA trained here; its package comes with
@@ -102,7 +100,7 @@ class Classifier:
         folder_prior: "str | EmbeddingFolderPrior | None" = "auto",
         folder_orders: int = 1,
         calibrate_corrections: bool = True,
-        corrections_by: str = "likeness",
+        corrections_by: str = "examples",
     ) -> None:
         if not isinstance(max_notification_tokens, int) or not 16 <= max_notification_tokens <= 4096:
             raise ValueError("max_notification_tokens must be an int between 16 and 4096")

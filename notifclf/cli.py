@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cli_corrections import add_correction_commands
+from .correction_likeness import CORRECTIONS_BY
 from .embedding.folder_prior import PRIOR_CHOICES
 from .errors import InvalidNotificationError, NotifclfError
 from .folders import load_folders_file
@@ -31,7 +32,11 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--instructions", help='free-text preferences, e.g. "anything from my manager Dana is priority 3"')
     p.add_argument("--threads", type=int, help="CPU threads for llama.cpp (default: all available, at most 8)")
     p.add_argument("--corrections", metavar="FILE",
-                   help="the user's corrections store, shown to the model as examples (default: in the cache directory)")
+                   help="the user's corrections store (default: in the cache directory)")
+    p.add_argument("--corrections-by", choices=CORRECTIONS_BY, default="examples",
+                   help="how stored corrections change answers: 'examples' (default: worked examples in the "
+                        "model's prompt) or 'likeness' (a notification alike to a correction takes its labels: "
+                        "faster, follows more, spills more; README)")
     p.add_argument("--folder-prior", choices=PRIOR_CHOICES, default="auto",
                    help="'embeddings': add a sentence-embedding reading of the folder descriptions; 'reader': the "
                         "same with the encoder fine-tuned here to read folders (both need the [embeddings] extra; "
@@ -49,7 +54,8 @@ def classifier_from_args(args: argparse.Namespace) -> Classifier:
     folders = load_folders_file(args.folders) if args.folders else None
     return Classifier(args.model, folders=folders, instructions=args.instructions, cache_dir=args.cache_dir,
                       n_threads=args.threads, progress=sys.stderr.isatty(), corrections_path=args.corrections,
-                      folder_prior=args.folder_prior, folder_orders=args.folder_orders)
+                      folder_prior=args.folder_prior, folder_orders=args.folder_orders,
+                      corrections_by=args.corrections_by)
 
 
 def _notification_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -139,7 +145,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     clf = Classifier(args.model, folders=folders, instructions=args.instructions, cache_dir=args.cache_dir,
                      n_threads=args.threads, progress=sys.stderr.isatty(), result_cache_size=0,
                      corrections_path=args.corrections, folder_prior=args.folder_prior,
-                     folder_orders=args.folder_orders)
+                     folder_orders=args.folder_orders, corrections_by=args.corrections_by)
     with clf, tqdm(total=len(rows), unit="notif", disable=not args.progress) as bar:
         report = evaluate(clf, rows, progress=bar)
     print(report.table())

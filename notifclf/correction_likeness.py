@@ -1,6 +1,6 @@
 """The user's corrections applied by likeness: a notification as alike to a stored correction as two notifications of
-one kind usually are takes that correction's folder and priority (``Classifier(corrections_by="likeness")``, the
-default).
+one kind usually are takes that correction's folder and priority (``Classifier(corrections_by="likeness")``; the
+default shows corrections to the model as worked examples instead).
 
 Likeness is the cosine of the folder reader's embeddings ("app. title. body"; all-MiniLM-L6-v2 with the reader's
 LoRA adapter, :mod:`notifclf.embedding.folder_prior`), which places notifications of one kind (two airlines' check-in
@@ -10,12 +10,13 @@ never on the users that measure corrections (``evals/choose_correction_bar.py``:
 three corrections each; the bar with the most right answers, the cases a convention decides and those it must not
 touch weighing the same).
 
-Why not (only) worked examples in the prompt (``corrections_by="examples"``): with 24 corrections the system prompt
-grows from about 250 tokens to about 1,750, every notification attends over it (2.7x the time per notification) and
-each new correction is a prefill of that prompt (about 20 s on one core); here the prompt never changes, a
-notification costs one embedding more (about 10 ms) and a correction applies at the next call. On the simulated users
-the two follow corrections about as often and likeness spills less onto notifications it should not touch (README,
-"Learning from corrections").
+Against worked examples in the prompt (``corrections_by="examples"``, the default, the format the model was trained
+to read): with 24 corrections the system prompt grows from about 250 tokens to about 1,750, every notification
+attends over it (2.7x the time per notification) and each new correction is a prefill of that prompt (about 20 s on
+one core); here the prompt never changes, a notification costs one embedding more (about 10 ms) and a correction
+applies at the next call. On the simulated users of evals/conventions/ likeness follows three corrections far more
+often and spills far more onto the notifications it should not touch, which sit close to the corrected ones by
+design (the same apps): README, "Learning from corrections".
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from .result import Classification
 
 CORRECTION_BAR = 0.45  # python evals/choose_correction_bar.py: users simulated from the dev split, registered reader
 MAX_MATCHED = 512  # corrections matched against, the most recent under the current folders
+CORRECTIONS_BY = ("likeness", "examples")  # how stored corrections change answers (Classifier(corrections_by=...))
 
 
 class CorrectionLikeness:

@@ -93,11 +93,12 @@ class _LabelActor:
 
     def __init__(self, model: str | None, folders: tuple[Folder, ...] | None, instructions: str | None,
                  cache_dir: str | None, n_threads: int, json_column: str | None, corrections_path: str | None = None,
-                 folder_prior: str | None = "auto", folder_orders: int = 1) -> None:
+                 folder_prior: str | None = "auto", folder_orders: int = 1, corrections_by: str = "examples") -> None:
         with _node_model_lock():
             self._clf = Classifier(model, folders=folders, instructions=instructions, cache_dir=cache_dir,
                                    n_threads=n_threads, progress=False, corrections_path=corrections_path,
-                                   folder_prior=folder_prior, folder_orders=folder_orders)
+                                   folder_prior=folder_prior, folder_orders=folder_orders,
+                                   corrections_by=corrections_by)
         self._json_column = json_column
         logger.info("notifclf actor pid %d loaded %s with %d thread(s)", os.getpid(), self._clf.model_path, n_threads)
 
@@ -188,6 +189,7 @@ def label_dataset(
     corrections_path: str | os.PathLike[str] | None = None,
     folder_prior: str | None = "auto",
     folder_orders: int = 1,
+    corrections_by: str = "examples",
 ) -> ray.data.Dataset:
     """Label every row of ``ds``; returns a lazy Dataset with the input's columns plus ``folder``, ``priority``,
     ``folder_confidence``, ``priority_confidence`` and ``error``.
@@ -200,7 +202,8 @@ def label_dataset(
     set on the Dataset's execution context, which Ray Data shares with the Dataset ``ds`` derives from.
 
     Each actor loads one :class:`Classifier` (``model``, ``folders``, ``instructions``, ``cache_dir``,
-    ``corrections_path`` (a store every node can read), ``folder_prior`` and ``folder_orders`` as there;
+    ``corrections_path`` (a store every node can read), ``corrections_by``, ``folder_prior`` and ``folder_orders``
+    as there;
     the model is resolved on the worker's node: cached, built or assembled on first use) with
     ``threads_per_actor`` llama.cpp threads and reserves that many CPUs. ``concurrency`` is the number of actors,
     or ``(min, max)`` for an autoscaling pool; by default as many as fit the cluster's CPUs with one CPU left free
@@ -231,7 +234,8 @@ def label_dataset(
                                    "instructions": instructions, "n_threads": threads_per_actor,
                                    "cache_dir": None if cache_dir is None else str(cache_dir), "json_column": json_column,
                                    "corrections_path": None if corrections_path is None else str(corrections_path),
-                                   "folder_prior": folder_prior, "folder_orders": folder_orders},
+                                   "folder_prior": folder_prior, "folder_orders": folder_orders,
+                                   "corrections_by": corrections_by},
             batch_size=batch_size,
             batch_format="pyarrow",
             compute=compute,

@@ -65,7 +65,8 @@ def run_batch(args: argparse.Namespace) -> int:
         labeled = notifclf_ray.label_dataset(
             ds, folders=folders, instructions=args.instructions, model=args.model, cache_dir=args.cache_dir,
             batch_size=args.batch_size, concurrency=workers, threads_per_actor=threads, json_column=json_column,
-            corrections_path=args.corrections, folder_prior=args.folder_prior, folder_orders=args.folder_orders)
+            corrections_path=args.corrections, folder_prior=args.folder_prior, folder_orders=args.folder_orders,
+            corrections_by=args.corrections_by)
         try:
             if str(args.output).endswith(".jsonl"):
                 rows, errors = notifclf_ray.write_jsonl(labeled, args.output)

@@ -33,3 +33,16 @@ def test_a_folder_not_in_the_set_is_an_error_and_stores_nothing(tiny_qwen2, tmp_
     proc = run_cli("correct", "--model", str(tiny_qwen2), "--corrections", str(store), "--app", "X", "--title", "y",
                    "--folder", "Fitness")
     assert proc.returncode == 2 and "not one of the current folders" in proc.stderr and not store.exists()
+
+
+def test_classify_with_corrections_by_likeness_answers_like_the_correction(tiny_qwen2, tmp_path):
+    store = str(tmp_path / "c.sqlite3")
+    note = ["--app", "FitLife Gym", "--title", "Spin class at 7pm", "--body", "2 spots left in tonight's spin class"]
+    own = json.loads(run_cli("classify", "--model", str(tiny_qwen2), "--corrections", store, *note).stdout)
+    folder = next(f for f in ("Work", "Personal", "Promotions", "Alerts") if f != own["folder"])
+    assert run_cli("correct", "--model", str(tiny_qwen2), "--corrections", store, "--corrections-by", "likeness",
+                   "--app", "FitLife Gym", "--title", "Spin class at 6pm", "--body",
+                   "3 spots left in tonight's spin class", "--folder", folder).returncode == 0
+    proc = run_cli("classify", "--model", str(tiny_qwen2), "--corrections", store, "--corrections-by", "likeness", *note)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["folder"] == folder

@@ -22,7 +22,7 @@ NOTES = [{"app": "Uber", "title": "Your driver is arriving", "body": "Toyota Pri
 
 def _classifier(model, tmp_path, store: str, **kwargs) -> Classifier:
     return Classifier(model, progress=False, result_cache_size=0, corrections_path=tmp_path / store,
-                      cache_dir=tmp_path / "cache", corrections_by="examples", **kwargs)
+                      cache_dir=tmp_path / "cache", **kwargs)
 
 
 def _log_dist(result, names) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Corrections applied by likeness (``corrections_by="likeness"``, the default) on real llama.cpp (tiny model) and the
+"""Corrections applied by likeness (``corrections_by="likeness"``) on real llama.cpp (tiny model) and the
 real folder reader: a notification alike to a correction takes its labels, others keep the model's answer, and the
 prompt never changes."""
 
@@ -21,7 +21,8 @@ SCHOOL = {"app": "ParentSquare", "title": "Newsletter", "body": "Bake sale on Fr
 
 @pytest.fixture
 def clf(tiny_qwen2, tmp_path):
-    c = Classifier(tiny_qwen2, progress=False, corrections_path=tmp_path / "c.sqlite3", result_cache_size=0)
+    c = Classifier(tiny_qwen2, progress=False, corrections_path=tmp_path / "c.sqlite3", result_cache_size=0,
+                   corrections_by="likeness")
     yield c
     c.close()
 
@@ -51,7 +52,8 @@ def test_corrections_persist_and_undoing_them_gives_the_model_its_say_back(tiny_
     own = clf.classify(GYM_AGAIN)
     folder, priority = _other(clf, GYM_AGAIN)
     c = clf.correct(GYM, folder=folder, priority=priority)
-    with Classifier(tiny_qwen2, progress=False, corrections_path=tmp_path / "c.sqlite3") as again:
+    with Classifier(tiny_qwen2, progress=False, corrections_path=tmp_path / "c.sqlite3",
+                    corrections_by="likeness") as again:
         assert again.classify(GYM_AGAIN).corrected_by == c.id
     assert clf.forget(c) and clf.classify(GYM_AGAIN) == own and clf.classify(GYM_AGAIN).corrected_by is None
     clf.correct(GYM, folder=folder, priority=priority)

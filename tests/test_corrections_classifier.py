@@ -1,6 +1,5 @@
-"""Corrections through the Classifier on real llama.cpp (tiny model), shown to the model as worked examples
-(``corrections_by="examples"``): stored, shown to the model at once, persistent, undone, following renames, refusing
-bad input, safe under threads. Likeness, the default: tests/test_correction_likeness.py."""
+"""Corrections through the Classifier on real llama.cpp (tiny model): stored, shown to the model at once, persistent,
+undone, following renames, refusing bad input, safe under threads."""
 
 from __future__ import annotations
 
@@ -20,7 +19,7 @@ def _prefix(clf: Classifier, note=GYM) -> str:
 
 @pytest.fixture
 def clf(tiny_qwen2, tmp_path):
-    c = Classifier(tiny_qwen2, progress=False, corrections_path=tmp_path / "c.sqlite3", corrections_by="examples")
+    c = Classifier(tiny_qwen2, progress=False, corrections_path=tmp_path / "c.sqlite3")
     yield c
     c.close()
 
@@ -34,7 +33,7 @@ def test_a_correction_is_in_the_next_prompt_and_survives_a_restart(tiny_qwen2, t
     assert '"FitLife Gym"' in prefix and '{"folder": "Promotions", "priority": 1}' in prefix
     after = clf.classify(SCHOOL)
     assert after.folder in [f.name for f in clf.folders] and before.folder in [f.name for f in clf.folders]
-    with Classifier(tiny_qwen2, progress=False, corrections_path=tmp_path / "c.sqlite3", corrections_by="examples") as again:
+    with Classifier(tiny_qwen2, progress=False, corrections_path=tmp_path / "c.sqlite3") as again:
         assert [x.id for x in again.corrections] == [c.id] and _prefix(again) == prefix
 
 
@@ -82,7 +81,7 @@ def test_a_corrupt_store_is_a_clear_error_and_is_not_overwritten(tiny_qwen2, tmp
     bad = tmp_path / "c.sqlite3"
     bad.write_bytes(b"garbage" * 200)
     with pytest.raises(CacheError, match="left as it is"):
-        Classifier(tiny_qwen2, progress=False, corrections_path=bad, corrections_by="examples")
+        Classifier(tiny_qwen2, progress=False, corrections_path=bad)
     assert bad.read_bytes() == b"garbage" * 200
 
 

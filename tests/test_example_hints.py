@@ -48,7 +48,7 @@ def test_a_model_trained_with_example_hints_is_shown_the_closest_corrections(tin
     marked = write_tiny_model(tmp_path / "tiny-examples.gguf", arch="qwen2", seed=0,
                               extra_metadata={EXAMPLE_HINTS_KEY: "yes"})
     kwargs = dict(progress=False, result_cache_size=0, corrections_path=tmp_path / "c.sqlite3",
-                  cache_dir=tmp_path / "cache", corrections_by="examples")
+                  cache_dir=tmp_path / "cache")
     receipt = {"app": "Uber", "title": "Your Tuesday trip receipt", "body": "Total $14.20"}
     trip = {"app": "Uber", "title": "Trip receipt", "body": "Friday ride"}
     with Classifier(marked, **kwargs) as clf:

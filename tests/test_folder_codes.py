@@ -64,7 +64,7 @@ def test_the_folder_prior_reads_the_users_folders(tiny_qwen2_codes, encoder, tmp
 
 
 def test_corrections_are_shown_with_codes_and_stored_with_names(tiny_qwen2_codes, tmp_path):
-    with _classifier(tiny_qwen2_codes, tmp_path, corrections_by="examples") as clf:
+    with _classifier(tiny_qwen2_codes, tmp_path) as clf:
         clf.correct(NOTES[3], folder="Family", priority=3)
         prefix = clf.inspect(NOTES[0]).prompt.prefix
         assert '-> {"folder": "C", "priority": 3}' in prefix and '"folder": "Family"' not in prefix

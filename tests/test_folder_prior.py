@@ -149,11 +149,10 @@ def test_the_prior_steps_aside_where_a_stated_preference_may_decide(tiny_qwen2, 
 
 def test_the_prior_steps_aside_where_a_stored_correction_is_like_the_notification(tiny_qwen2, encoder, tmp_path):
     strong = EmbeddingFolderPrior(encoder, weight=1000.0)
-    with _classifier(tiny_qwen2, tmp_path, store="corrections.sqlite3", corrections_by="examples") as clf:
+    with _classifier(tiny_qwen2, tmp_path, store="corrections.sqlite3") as clf:
         clf.correct({"app": "Uber", "title": "Your driver is arriving", "body": "Honda Civic"}, folder="Music")
         without = clf.classify_many(NOTES)
-    with _classifier(tiny_qwen2, tmp_path, store="corrections.sqlite3", folder_prior=strong,
-                     corrections_by="examples") as clf:
+    with _classifier(tiny_qwen2, tmp_path, store="corrections.sqlite3", folder_prior=strong) as clf:
         with_prior = clf.classify_many(NOTES)
     assert with_prior[0].folder_distribution == pytest.approx(without[0].folder_distribution)  # like the correction
     assert [r.folder for r in with_prior[1:]] == ["Music", "Family"]  # nothing like it: the prior decides
