@@ -1,4 +1,4 @@
-"""Choosing the likeness bar of corrections (``notifclf.correction_likeness.CORRECTION_BAR``) on the dev split.
+"""Choosing the likeness bar of corrections (``CORRECTION_BAR`` in notifclf/embedding/correction_likeness.py).
 
 A stored correction is applied to a notification at least this alike to it (cosine of the folder reader's
 embeddings). The bar is chosen here, never on the simulated users of evals/conventions/ that measure corrections, but

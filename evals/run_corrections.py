@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import notifclf  # noqa: E402
-from notifclf.correction_likeness import CORRECTIONS_BY  # noqa: E402
+from notifclf.embedding.correction_likeness import CORRECTIONS_BY  # noqa: E402
 from notifclf.embedding.folder_prior import PRIOR_CHOICES  # noqa: E402
 
 SUITES = Path(__file__).resolve().parent / "conventions"

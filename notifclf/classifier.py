@@ -12,6 +12,7 @@ import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from .corrections import Correction, CorrectionStore, same_notification_key
 from .models.cache import resolve_cache_dir
 from .engine import DecodeCounts, Engine, Inspection, PromptSetup, PromptStateStore
 from .errors import ClassifierClosedError, InvalidFoldersError, InvalidPriorityError
-from .correction_likeness import CORRECTIONS_BY, MAX_MATCHED, CorrectionLikeness
+from .embedding.correction_likeness import CORRECTIONS_BY, MAX_MATCHED, CorrectionLikeness
 from .embedding.folder_prior import EmbeddingFolderPrior, check_installed, load_folder_prior, reader_encoder
 from .folders import Folder, FolderLike, validate_folders, validate_instructions
 from .models.store import resolve_model
@@ -56,8 +57,9 @@ class Classifier:
     to the model as worked examples in the system prompt, whose KV is computed once per set of corrections (a
     notification pays for its own tokens only, read over a longer prompt; README). ``"likeness"`` leaves the prompt
     alone: a notification alike to a stored correction takes its folder and priority
-    (:mod:`notifclf.correction_likeness`: the folder reader's embeddings, a bar chosen on the dev split), about 10 ms
-    per notification, applied at the next call; it follows corrections more often and spills more (README).
+    (:mod:`notifclf.embedding.correction_likeness`: the folder reader's embeddings, a bar chosen on users simulated
+    from the dev split), about 10 ms per notification, applied at the next call; it follows corrections more often
+    and spills more (README).
 
     ``folder_prior="reader"`` adds a second reader of the folder descriptions: the cosine similarity of a small
     sentence-embedding model (all-MiniLM-L6-v2 with the folder-reading LoRA trained here; its package comes with
@@ -75,11 +77,11 @@ class Classifier:
     has its own cached system prompt). The priority is the model's for that folder in the order given.
 
     ``calibrate_corrections`` (on by default; ``corrections_by="examples"`` only) takes back the pull the stored
-    corrections exert on every notification:
-    once per set of corrections, notifications that say nothing ("N/A") are read with and without them, and the
-    difference in log P(folder) is added to every answer (contextual calibration). Corrections then spill much less
-    onto notifications they do not describe, and are followed somewhat less often (the README's corrections section
-    has both figures); ``False`` shows them to the model alone.
+    corrections exert on every notification: once per set of corrections, notifications that say nothing ("N/A")
+    are read with and without them, and the difference in log P(folder) is added to every answer (contextual
+    calibration). Corrections then spill much less onto notifications they do not describe, and are followed
+    somewhat less often (the README's corrections section has both figures); ``False`` shows them to the model
+    alone.
     """
 
     def __init__(
@@ -340,7 +342,8 @@ class Classifier:
         """The model's results with the stored corrections applied by likeness (``corrections_by="likeness"``)."""
         if self._likeness is None or not matched:
             return results
-        return self._likeness.apply(matched, notes, results)
+        found = self._likeness.nearest(tuple(c.notification for c in matched), notes)
+        return [r if j is None else _as_corrected(r, matched[j]) for r, j in zip(results, found)]
 
     def classify_iter(self, notifications: Iterable["Notification | Mapping[str, Any]"], *,
                       batch_size: int = 16) -> Iterator[Classification]:
@@ -361,3 +364,12 @@ class Classifier:
             with self._engine_open() as engine:
                 results = self._with_corrections(matched, notes, engine.classify(setup, notes))
             yield from results
+
+
+def _as_corrected(result: Classification, correction: Correction) -> Classification:
+    """``result`` answered as ``correction``: its folder and priority, ``corrected_by`` its id, the model's
+    distributions kept (the priority's confidence only where the folder is the model's, whose priority it rates)."""
+    return replace(result, folder=correction.folder, priority=correction.priority, corrected_by=correction.id,
+                   folder_confidence=result.folder_distribution.get(correction.folder),
+                   priority_confidence=(result.priority_distribution.get(correction.priority)
+                                        if correction.folder == result.folder else None))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cli_corrections import add_correction_commands
-from .correction_likeness import CORRECTIONS_BY
+from .embedding.correction_likeness import CORRECTIONS_BY
 from .embedding.folder_prior import PRIOR_CHOICES
 from .errors import InvalidNotificationError, NotifclfError
 from .folders import load_folders_file

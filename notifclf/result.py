@@ -15,8 +15,8 @@ class Classification:
     ``folder_distribution`` maps every folder to the model's probability for it, ``priority_distribution`` maps
     1, 2, 3 to theirs (each sums to 1; with a folder prior, the folder distribution is the combined one the folder
     was chosen from); ``folder_confidence`` and ``priority_confidence`` are the chosen entries. ``corrected_by`` is
-    the id of the stored correction the answer follows (the notification is alike to it:
-    :mod:`notifclf.correction_likeness`), None for the model's own answer; the distributions stay the model's.
+    the id of the stored correction the answer follows (``corrections_by="likeness"``: the notification is alike to
+    it), None for the model's own answer; the distributions stay the model's.
     Two results are equal when they make the same decision (folder and priority).
     """
 

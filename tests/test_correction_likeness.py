@@ -9,8 +9,7 @@ import threading
 import pytest
 
 from notifclf import Classifier, Folder
-from notifclf.correction_likeness import CORRECTION_BAR, CorrectionLikeness
-from notifclf.corrections import Correction
+from notifclf.embedding.correction_likeness import CORRECTION_BAR, CorrectionLikeness
 from notifclf.notification import Notification
 from notifclf.schema import validate_output
 
@@ -96,16 +95,13 @@ def test_threads_correcting_and_classifying_see_the_correction_or_not_never_half
 
 
 def test_only_corrections_over_the_bar_apply_and_the_most_alike_wins(encoder):
-    def correction(i, app, title, folder):
-        return Correction(i, Notification(app=app, title=title), folder, 1, 0.0)
-
-    gym, school = correction(1, "FitLife Gym", "Spin class at 6pm", "Personal"), correction(2, "ParentSquare",
-                                                                                       "Newsletter", "Work")
+    corrected = (Notification(app="ParentSquare", title="Newsletter"),
+                 Notification(app="FitLife Gym", title="Spin class at 6pm"))
     likeness = CorrectionLikeness(lambda: encoder)
     notes = [Notification(app="FitLife Gym", title="Spin class at 7pm"), Notification(app="Bank", title="Card used")]
-    assert likeness.nearest((gym, school), notes) == [gym, None]
-    assert CorrectionLikeness(lambda: encoder, bar=1.0).nearest((gym, school), notes) == [None, None]
-    assert likeness.nearest((), notes) == [None, None] and likeness.nearest((gym,), []) == []
+    assert likeness.nearest(corrected, notes) == [1, None]
+    assert CorrectionLikeness(lambda: encoder, bar=1.0).nearest(corrected, notes) == [None, None]
+    assert likeness.nearest((), notes) == [None, None] and likeness.nearest(corrected, []) == []
     assert 0 < CORRECTION_BAR < 1
 
 

@@ -19,13 +19,13 @@ was trained without.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..folders import CATCH_ALL_EXAMPLES, Folder
+from ..lru import LRU
 from ..notification import Notification
 from .description_parts import description_parts
 
@@ -99,7 +99,7 @@ class EmbeddingFolderPrior:
         self.weight = float(weight)
         self.catch_all = catch_all
         self.parts = float(parts)
-        self._folders: OrderedDict[tuple[Folder, ...], _FolderRows] = OrderedDict()  # the last 16 folder sets
+        self._folders: LRU[tuple[Folder, ...], _FolderRows] = LRU(16)  # the last 16 folder sets
         self._examples: np.ndarray | None = None
         self._lock = threading.Lock()
 
@@ -113,11 +113,8 @@ class EmbeddingFolderPrior:
             part_rows = (self.encoder.encode([text for _, text in listed]) if listed
                          else np.zeros((0, rows.shape[1]), dtype=rows.dtype))
             found = _FolderRows(rows, self._catch_alls(rows), part_rows, np.array([j for j, _ in listed], dtype=int))
-        with self._lock:
-            self._folders[folders] = found
-            self._folders.move_to_end(folders)
-            while len(self._folders) > 16:
-                self._folders.popitem(last=False)
+            with self._lock:
+                self._folders.put(folders, found)
         return found
 
     def _catch_alls(self, rows: np.ndarray) -> np.ndarray:

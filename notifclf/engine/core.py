@@ -29,7 +29,7 @@ from ..preference_hints import MAX_HINT_TOKENS, PREFERENCE_HINTS_KEY, matching_p
 from ..prompt import PromptExample, build_prompt, notification_fields
 from ..result import Classification
 from ..schema import PRIORITIES, grammar_from_schema, output_schema, render_answer, validate_output
-from .lru import LRU
+from ..lru import LRU
 from .prefix_cache import PrefixCache, PromptStateStore
 
 logger = logging.getLogger("notifclf")

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import NotifclfError
 from ..files import atomic_write
 from .runtime import LlamaRuntime
-from .lru import LRU
+from ..lru import LRU
 
 logger = logging.getLogger("notifclf")
 

@@ -1,4 +1,5 @@
-"""A small least-recently-used map, for the engine's caches (prompt setups, prompt states, results)."""
+"""A small least-recently-used map, for the caches of the engine (prompt setups, prompt states, results) and of the
+sentence-embedding readers (folder sets, corrections). Not thread-safe: callers lock."""
 
 from __future__ import annotations
 

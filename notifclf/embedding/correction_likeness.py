@@ -1,9 +1,10 @@
 """The user's corrections applied by likeness: a notification as alike to a stored correction as two notifications of
 one kind usually are takes that correction's folder and priority (``Classifier(corrections_by="likeness")``; the
-default shows corrections to the model as worked examples instead).
+default shows corrections to the model as worked examples instead). This module finds the most alike correction;
+the Classifier applies its labels.
 
 Likeness is the cosine of the folder reader's embeddings ("app. title. body"; all-MiniLM-L6-v2 with the reader's
-LoRA adapter, :mod:`notifclf.embedding.folder_prior`), which places notifications of one kind (two airlines' check-in
+LoRA adapter, :mod:`.folder_prior`), which places notifications of one kind (two airlines' check-in
 notices, a PayPal and a Wise payment) near each other. The most alike correction at or over :data:`CORRECTION_BAR`
 wins; a notification under the bar keeps the model's answer. The bar is chosen on users simulated from the dev split,
 never on the users that measure corrections (``evals/choose_correction_bar.py``: conventions over trained categories,
@@ -22,16 +23,13 @@ design (the same apps): README, "Learning from corrections".
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
 import numpy as np
 
-from .corrections import Correction
-from .embedding.folder_prior import notification_text
-from .notification import Notification
-from .result import Classification
+from ..lru import LRU
+from ..notification import Notification
+from .folder_prior import notification_text
 
 CORRECTION_BAR = 0.45  # python evals/choose_correction_bar.py: users simulated from the dev split, registered reader
 MAX_MATCHED = 512  # corrections matched against, the most recent under the current folders
@@ -39,9 +37,9 @@ CORRECTIONS_BY = ("likeness", "examples")  # how stored corrections change answe
 
 
 class CorrectionLikeness:
-    """Applies stored corrections to results by likeness. ``load_encoder`` gives the sentence encoder (anything with
-    ``encode(texts) -> unit rows``); it is called at the first use, so a user without corrections never loads it.
-    Thread-safe."""
+    """Finds, for each notification, the most alike corrected notification over the bar. ``load_encoder`` gives the
+    sentence encoder (anything with ``encode(texts) -> unit rows``); it is called at the first use, so a user without
+    corrections never loads it. Thread-safe."""
 
     def __init__(self, load_encoder: Callable[[], object], bar: float = CORRECTION_BAR) -> None:
         if not isinstance(bar, (int, float)) or not -1 <= bar <= 1:
@@ -49,7 +47,7 @@ class CorrectionLikeness:
         self.bar = float(bar)
         self._load_encoder = load_encoder
         self._encoder = None
-        self._rows: OrderedDict[tuple[Correction, ...], np.ndarray] = OrderedDict()  # the last 4 sets' embeddings
+        self._rows: LRU[tuple[Notification, ...], np.ndarray] = LRU(4)  # the last 4 sets' embeddings
         self._lock = threading.Lock()
 
     def _encode(self, texts: list[str]) -> np.ndarray:
@@ -58,36 +56,20 @@ class CorrectionLikeness:
                 self._encoder = self._load_encoder()
         return self._encoder.encode(texts)
 
-    def _correction_rows(self, corrections: tuple[Correction, ...]) -> np.ndarray:
+    def _corrected_rows(self, corrected: tuple[Notification, ...]) -> np.ndarray:
         with self._lock:
-            rows = self._rows.get(corrections)
+            rows = self._rows.get(corrected)
         if rows is None:
-            rows = self._encode([notification_text(c.notification) for c in corrections])
-        with self._lock:
-            self._rows[corrections] = rows
-            self._rows.move_to_end(corrections)
-            while len(self._rows) > 4:
-                self._rows.popitem(last=False)
+            rows = self._encode([notification_text(n) for n in corrected])
+            with self._lock:
+                self._rows.put(corrected, rows)
         return rows
 
-    def nearest(self, corrections: tuple[Correction, ...], notes: Sequence[Notification]) -> list[Correction | None]:
-        """For each notification, the most alike of ``corrections`` at or over the bar, or None."""
-        if not corrections or not notes:
+    def nearest(self, corrected: tuple[Notification, ...], notes: Sequence[Notification]) -> list[int | None]:
+        """For each of ``notes``, the index of the most alike of the ``corrected`` notifications if it is at least
+        the bar alike, else None."""
+        if not corrected or not notes:
             return [None] * len(notes)
-        cos = self._encode([notification_text(n) for n in notes]) @ self._correction_rows(corrections).T
+        cos = self._encode([notification_text(n) for n in notes]) @ self._corrected_rows(corrected).T
         best = np.argmax(cos, axis=1)
-        return [corrections[j] if cos[i, j] >= self.bar else None for i, j in enumerate(best)]
-
-    def apply(self, corrections: tuple[Correction, ...], notes: Sequence[Notification],
-              results: Sequence[Classification]) -> list[Classification]:
-        """``results`` (the model's, one per notification) with each notification alike to a correction answered
-        as that correction: its folder and priority, ``corrected_by`` its id, the model's distributions kept."""
-        out = []
-        for result, found in zip(results, self.nearest(corrections, notes)):
-            if found is not None:
-                result = replace(result, folder=found.folder, priority=found.priority, corrected_by=found.id,
-                                 folder_confidence=result.folder_distribution.get(found.folder),
-                                 priority_confidence=(result.priority_distribution.get(found.priority)
-                                                      if found.folder == result.folder else None))
-            out.append(result)
-        return out
+        return [int(j) if cos[i, j] >= self.bar else None for i, j in enumerate(best)]
