@@ -7,13 +7,13 @@ by ``convert/train/reader.py``) far better. With a prior, the folder is
 
     argmax_f  log P_model(f | notification) + weight * cos(notification, "name: description" of f)
 
-and the priority is then decoded by the model for that folder (grammar-constrained as always). The weights (20 for
-the published encoder, 30 for the reader) were chosen on in-distribution evaluation sets, never on the held-out ones
-(``evals/sweep_folder_prior.py``); ``evals/run_heldout.py --folder-prior reader`` measures it. The prior does not read
-the user's free-text preferences or corrections: only the model does, so the engine applies no prior where those
-may decide, nor under the four default folders (``Engine._prior_bias``). A reader trained with ``--catch-all`` also
-reads catch-all folders ("everything else") as a learnt threshold (:class:`CatchAllReading`); the registered one
-was trained without.
+and the priority is then decoded by the model for that folder (grammar-constrained as always). The reader also
+reads each part a description lists (``parts``: :mod:`.description_parts`) and catch-all folders ("everything
+else") as a threshold it learnt in training (:class:`CatchAllReading`). The weights (20 for the published encoder,
+75 for the reader) and the reader's parts mix (0.5) were chosen on in-distribution evaluation sets, never on the
+held-out ones (``evals/sweep_folder_prior.py``); ``evals/run_heldout.py --folder-prior reader`` measures it. The
+prior does not read the user's free-text preferences or corrections: only the model does, so the engine applies no
+prior where those may decide, nor under the four default folders (``Engine._prior_bias``).
 """
 
 from __future__ import annotations
