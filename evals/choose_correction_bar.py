@@ -29,8 +29,7 @@ from convert.train.holdout import HELD_OUT_CATEGORIES  # noqa: E402
 from convert.train.rows import DEFAULT_DATA, load_rows, notification_of, split_rows  # noqa: E402
 from convert.train.taxonomy import load_taxonomy  # noqa: E402
 from notifclf.embedding.files import load_sentence_encoder  # noqa: E402
-from notifclf.embedding.folder_prior import READER_ADAPTER, notification_text  # noqa: E402
-from notifclf.models.built import adapters_dir  # noqa: E402
+from notifclf.embedding.folder_prior import notification_text, reader_encoder  # noqa: E402
 
 BARS = np.round(np.arange(0.30, 0.951, 0.025), 3)
 CASES = 8  # decided cases per convention, near-miss and far untouched cases per user (each at most)
@@ -73,7 +72,7 @@ def main(argv=None) -> int:
     for i, (_, c) in enumerate(kept):
         by_category[c].append(i)
     group_of = {c: taxonomy.categories[c].group for c in by_category}
-    encoder = load_sentence_encoder(adapter=adapters_dir() / READER_ADAPTER if args.encoder == "reader" else None)
+    encoder = reader_encoder() if args.encoder == "reader" else load_sentence_encoder()
     rows = encoder.encode([notification_text(notification_of(r)) for r, _ in kept])
     followed, untouched_kept = np.zeros(len(BARS)), np.zeros(len(BARS))
     n_decided = n_untouched = 0

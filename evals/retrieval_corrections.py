@@ -32,8 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from notifclf.embedding import load_sentence_encoder  # noqa: E402
-from notifclf.embedding.folder_prior import READER_ADAPTER, notification_text  # noqa: E402
-from notifclf.models.built import adapters_dir  # noqa: E402
+from notifclf.embedding.folder_prior import notification_text, reader_encoder  # noqa: E402
 from notifclf.notification import Notification  # noqa: E402
 from run_corrections import SUITES, _note, answers_with_corrections, follows, shown_items  # noqa: E402
 from run_heldout import model_only_classifier  # noqa: E402
@@ -49,7 +48,7 @@ def main(argv=None) -> int:
     p.add_argument("--transfer", default="label", choices=["label", "changed"],
                    help="retrieval: take the correction's whole label, or only the fields it changed")
     args = p.parse_args(argv)
-    encoder = load_sentence_encoder(adapter=adapters_dir() / READER_ADAPTER if args.encoder == "reader" else None)
+    encoder = reader_encoder() if args.encoder == "reader" else load_sentence_encoder()
     users = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(SUITES.glob("*.json"))]
     clf = model_only_classifier(args.model)
     found = []
@@ -57,7 +56,8 @@ def main(argv=None) -> int:
         for user in users:
             clf.set_folders(user["folders"])
             model = clf.classify_many([_note(c) for c in user["cases"]])
-            own = clf.classify_many([_note(c) for c in user["pool"]])  # what the corrections corrected
+            # what the corrections corrected (only --transfer changed reads it)
+            own = clf.classify_many([_note(c) for c in user["pool"]]) if args.transfer == "changed" else None
             embed = lambda items: encoder.encode([notification_text(Notification.coerce(_note(i))) for i in items])  # noqa: E731
             found.append((user, model, own, embed(user["cases"]), embed(user["pool"])))
     finally:
