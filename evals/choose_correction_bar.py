@@ -10,7 +10,12 @@ and of other groups are the cases it must not touch. For each bar: how many deci
 one of the user's corrections (followed), and how many untouched ones are not (kept). Chosen: the bar with the most
 right answers, decided and untouched cases weighing the same.
 
+``--seen N`` (an experiment, not how the bar is chosen): each user has also seen N notifications of other categories
+and not moved them (never the cases evaluated); a case then follows a correction only if it is also more alike to it
+than to every notification seen, the runtime's likeness with that evidence against a correction.
+
     python evals/choose_correction_bar.py [--data train.jsonl] [--users 300] [--k 3] [--encoder reader|published]
+                                          [--seen N]
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ def main(argv=None) -> int:
     p.add_argument("--k", type=int, default=3, help="corrections per convention")
     p.add_argument("--encoder", default="reader", choices=["reader", "published"])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seen", type=int, default=0, help="notifications each user saw and did not move (experiment)")
     args = p.parse_args(argv)
     taxonomy = load_taxonomy()
     _, dev = split_rows(load_rows(args.data))
@@ -76,14 +82,24 @@ def main(argv=None) -> int:
     rows = encoder.encode([notification_text(notification_of(r)) for r, _ in kept])
     followed, untouched_kept = np.zeros(len(BARS)), np.zeros(len(BARS))
     n_decided = n_untouched = 0
+    rng = random.Random(args.seed + 1)
     for corrections, decided, untouched in simulated_users(by_category, group_of, args.users, args.k, args.seed):
-        likeness = lambda cases: (rows[cases] @ rows[corrections].T).max(axis=1)  # noqa: E731
-        followed += (likeness(decided)[:, None] >= BARS).sum(axis=0)
-        untouched_kept += (likeness(untouched)[:, None] < BARS).sum(axis=0)
+        conventions, evaluated = {kept[i][1] for i in corrections}, set(untouched)
+        others = [i for i, (_, c) in enumerate(kept) if c not in conventions and i not in evaluated]
+        seen = rng.sample(others, min(args.seen, len(others)))
+
+        def follows(cases: list[int]) -> np.ndarray:
+            """(cases, bars): the case follows a correction at that bar."""
+            likeness = (rows[cases] @ rows[corrections].T).max(axis=1)
+            against = (rows[cases] @ rows[seen].T).max(axis=1) if seen else np.full(len(cases), -np.inf)
+            return (likeness[:, None] >= BARS) & (likeness > against)[:, None]
+
+        followed += follows(decided).sum(axis=0)
+        untouched_kept += (~follows(untouched)).sum(axis=0)
         n_decided, n_untouched = n_decided + len(decided), n_untouched + len(untouched)
     score = followed / n_decided + untouched_kept / n_untouched
     print(f"{args.users} users simulated from {len(kept)} dev rows of {len(by_category)} trained categories, "
-          f"{args.k} corrections per convention, encoder {args.encoder}")
+          f"{args.k} corrections per convention, encoder {args.encoder}, {args.seen} notifications seen each")
     for bar, f, u in zip(BARS, followed / n_decided, untouched_kept / n_untouched):
         print(f"  bar {bar:.3f}: decided cases followed {f:.1%}, untouched cases kept {u:.1%}")
     best = int(np.argmax(score))

@@ -23,6 +23,7 @@ from .errors import ClassifierClosedError, InvalidFoldersError, InvalidPriorityE
 from .embedding.correction_likeness import CORRECTIONS_BY, MAX_MATCHED, CorrectionLikeness
 from .embedding.folder_prior import EmbeddingFolderPrior, check_installed, load_folder_prior, reader_encoder
 from .folders import Folder, FolderLike, validate_folders, validate_instructions
+from .lru import LRU
 from .models.store import resolve_model
 from .notification import Notification
 from .prompt import MAX_PROMPT_EXAMPLES, PromptExample
@@ -56,7 +57,8 @@ class Classifier:
     ``corrections_by="examples"`` (the default) the most recent 24 filed under a folder of the current set are shown
     to the model as worked examples in the system prompt, whose KV is computed once per set of corrections (a
     notification pays for its own tokens only, read over a longer prompt; README). ``"likeness"`` leaves the prompt
-    alone: a notification alike to a stored correction takes its folder and priority
+    alone: a notification alike to a stored correction takes what that correction changed against the model's own
+    answer for the corrected notification, its folder, its priority or both
     (:mod:`notifclf.embedding.correction_likeness`: the folder reader's embeddings, a bar chosen on users simulated
     from the dev split), about 10 ms per notification, applied at the next call; it follows corrections more often
     and spills more (README).
@@ -130,6 +132,8 @@ class Classifier:
                               folder_orders=folder_orders, calibrate_examples=calibrate_corrections)
         self._lock = threading.RLock()
         self._closed = False
+        # corrections_by="likeness": the model's own answer for a corrected notification, per setup
+        self._own_answers: LRU[tuple[PromptSetup, Notification], Classification] = LRU(MAX_MATCHED)
         try:
             self._engine.prepare(setup)
         except BaseException:
@@ -335,15 +339,30 @@ class Classifier:
         """Classify several notifications, batched into shared llama.cpp decodes; results come in the same order."""
         notes = [Notification.coerce(n) for n in notifications]
         with self._engine_open() as engine:
-            return self._with_corrections(self._matched, notes, engine.classify(self._setup, notes))
+            setup = self._setup
+            return self._with_corrections(engine, setup, self._matched, notes, engine.classify(setup, notes))
 
-    def _with_corrections(self, matched: tuple[Correction, ...], notes: list[Notification],
-                          results: list[Classification]) -> list[Classification]:
-        """The model's results with the stored corrections applied by likeness (``corrections_by="likeness"``)."""
+    def _with_corrections(self, engine: Engine, setup: PromptSetup, matched: tuple[Correction, ...],
+                          notes: list[Notification], results: list[Classification]) -> list[Classification]:
+        """The model's results with the stored corrections applied by likeness (``corrections_by="likeness"``): a
+        notification alike to a correction takes what the correction changed, the labels in which it differs from
+        the model's own answer for the corrected notification (a priority-only correction moves the priority)."""
         if self._likeness is None or not matched:
             return results
         found = self._likeness.nearest(tuple(c.notification for c in matched), notes)
-        return [r if j is None else _as_corrected(r, matched[j]) for r, j in zip(results, found)]
+        own = self._own_answers_for(engine, setup, [matched[j] for j in sorted({j for j in found if j is not None})])
+        return [r if j is None else _as_corrected(r, matched[j], own[matched[j].id]) for r, j in zip(results, found)]
+
+    def _own_answers_for(self, engine: Engine, setup: PromptSetup,
+                         corrections: list[Correction]) -> dict[int, Classification]:
+        """The model's answers for the corrected notifications under ``setup``, computed once per setup."""
+        own = {c.id: self._own_answers.get((setup, c.notification)) for c in corrections}
+        missing = [c for c in corrections if own[c.id] is None]
+        if missing:
+            for c, answer in zip(missing, engine.classify(setup, [c.notification for c in missing])):
+                self._own_answers.put((setup, c.notification), answer)
+                own[c.id] = answer
+        return own
 
     def classify_iter(self, notifications: Iterable["Notification | Mapping[str, Any]"], *,
                       batch_size: int = 16) -> Iterator[Classification]:
@@ -362,14 +381,20 @@ class Classifier:
         while batch := list(itertools.islice(items, batch_size)):
             notes = [Notification.coerce(n) for n in batch]
             with self._engine_open() as engine:
-                results = self._with_corrections(matched, notes, engine.classify(setup, notes))
+                results = self._with_corrections(engine, setup, matched, notes, engine.classify(setup, notes))
             yield from results
 
 
-def _as_corrected(result: Classification, correction: Correction) -> Classification:
-    """``result`` answered as ``correction``: its folder and priority, ``corrected_by`` its id, the model's
-    distributions kept (the priority's confidence only where the folder is the model's, whose priority it rates)."""
-    return replace(result, folder=correction.folder, priority=correction.priority, corrected_by=correction.id,
-                   folder_confidence=result.folder_distribution.get(correction.folder),
-                   priority_confidence=(result.priority_distribution.get(correction.priority)
-                                        if correction.folder == result.folder else None))
+def _as_corrected(result: Classification, correction: Correction, own: Classification) -> Classification:
+    """``result`` with what ``correction`` changed against ``own`` (the model's answer for the corrected
+    notification): its folder, its priority or both, ``corrected_by`` its id; the model's distributions kept (the
+    priority's confidence only where the folder is the model's, whose priority it rates). A correction that agrees
+    with the model's own answer changes nothing."""
+    folder = correction.folder if correction.folder != own.folder else result.folder
+    priority = correction.priority if correction.priority != own.priority else result.priority
+    if (correction.folder, correction.priority) == (own.folder, own.priority):
+        return result
+    return replace(result, folder=folder, priority=priority, corrected_by=correction.id,
+                   folder_confidence=result.folder_distribution.get(folder),
+                   priority_confidence=(result.priority_distribution.get(priority)
+                                        if folder == result.folder else None))

@@ -35,7 +35,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                    help="the user's corrections store (default: in the cache directory)")
     p.add_argument("--corrections-by", choices=CORRECTIONS_BY, default="examples",
                    help="how stored corrections change answers: 'examples' (default: worked examples in the "
-                        "model's prompt) or 'likeness' (a notification alike to a correction takes its labels: "
+                        "model's prompt) or 'likeness' (a notification alike to a correction takes what it changed: "
                         "faster, follows more, spills more; README)")
     p.add_argument("--folder-prior", choices=PRIOR_CHOICES, default="auto",
                    help="'embeddings': add a sentence-embedding reading of the folder descriptions; 'reader': the "

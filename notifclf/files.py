@@ -1,9 +1,11 @@
-"""File helpers shared by the runtime and by convert: one SHA-256 of a file, one atomic write."""
+"""File helpers shared by the runtime and by convert: one SHA-256 of a file (remembered while the file stays as it
+was), one atomic write."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -26,6 +28,41 @@ def sha256_file(path: str | os.PathLike[str], progress: _Progress | None = None)
             if progress is not None:
                 progress.update(len(block))
     return digest.hexdigest()
+
+
+def _stamp_path(path: Path) -> Path:
+    return path.with_name(path.name + ".verified")
+
+
+def _fingerprint(path: Path) -> dict[str, int]:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def checked_sha256(path: str | os.PathLike[str], expected: str, *, full: bool = False) -> str:
+    """The SHA-256 of the file at ``path``, checked against ``expected``. A match is remembered in a ``.verified``
+    stamp beside the file (its size and mtime), so a file unchanged since is not read again unless ``full`` is set."""
+    path = Path(path)
+    if not full:
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(_stamp_path(path).read_text()) == {"sha256": expected, **_fingerprint(path)}:
+                return expected
+    actual = sha256_file(path)
+    if actual == expected:
+        record_sha256(path, expected)
+    return actual
+
+
+def has_sha256(path: str | os.PathLike[str], sha256: str, *, full: bool = False) -> bool:
+    """Whether the file at ``path`` has SHA-256 ``sha256`` (:func:`checked_sha256`)."""
+    return checked_sha256(path, sha256, full=full) == sha256
+
+
+def record_sha256(path: Path, sha256: str) -> None:
+    """Remember that ``path`` (at its current size and mtime) has SHA-256 ``sha256`` (nothing when the directory is
+    read-only: the next check reads the file again)."""
+    with contextlib.suppress(OSError):
+        _stamp_path(path).write_text(json.dumps({"sha256": sha256, **_fingerprint(path)}))
 
 
 @contextlib.contextmanager

@@ -26,10 +26,23 @@ def clf(tiny_qwen2, tmp_path):
     c.close()
 
 
-def _other(clf: Classifier, note) -> tuple[str, int]:
-    """A folder and a priority the model does not answer for ``note``."""
-    own = clf.classify(note)
-    return next(f.name for f in clf.folders if f.name != own.folder), 3 if own.priority != 3 else 1
+def _other(clf: Classifier, note, corrected=GYM) -> tuple[str, int]:
+    """A folder and a priority the model answers neither for ``note`` nor for the ``corrected`` notification."""
+    own = (clf.classify(note), clf.classify(corrected))
+    return (next(f.name for f in clf.folders if f.name not in {r.folder for r in own}),
+            next(p for p in (3, 2, 1) if p not in {r.priority for r in own}))
+
+
+def test_a_correction_moves_only_what_it_changed(clf):
+    own_gym, before = clf.classify(GYM), clf.classify(GYM_AGAIN)
+    _, priority = _other(clf, GYM_AGAIN)
+    c = clf.correct(GYM, priority=priority)  # the folder stays the model's: only the priority is changed
+    after = clf.classify(GYM_AGAIN)
+    assert (after.folder, after.priority, after.corrected_by) == (before.folder, priority, c.id)
+    assert clf.forget(c)
+    clf.correct(GYM, folder=own_gym.folder, priority=own_gym.priority)  # agrees with the model: changes nothing
+    agreed = clf.classify(GYM_AGAIN)
+    assert agreed == before and agreed.corrected_by is None
 
 
 def test_a_notification_alike_to_a_correction_takes_its_labels_and_the_prompt_stays(clf):
@@ -111,3 +124,41 @@ def test_an_unknown_way_of_applying_corrections_is_refused(tiny_qwen2, tmp_path,
         Classifier(tiny_qwen2, progress=False, corrections_path=tmp_path / "c.sqlite3", corrections_by=bad)
     with pytest.raises(ValueError, match="bar"):
         CorrectionLikeness(lambda: None, bar=2)
+
+
+def test_the_folder_prior_and_the_likeness_encode_a_notification_once(tiny_qwen2, tmp_path, monkeypatch):
+    from notifclf.embedding.folder_prior import reader_encoder
+
+    encoder = reader_encoder()  # shared by the prior and the likeness
+    embedded = []
+    real_embed = encoder._embed
+    monkeypatch.setattr(encoder, "_embed", lambda batch: (embedded.extend(batch), real_embed(batch))[1])
+    folders = [Folder("Gym", "Classes and bookings at my gym"), Folder("School", "My kids' school")]
+    with Classifier(tiny_qwen2, progress=False, corrections_path=tmp_path / "c.sqlite3", result_cache_size=0,
+                    corrections_by="likeness", folder_prior="reader", folders=folders) as clf:
+        clf.correct(GYM, folder="Gym", priority=2)
+        clf.classify(GYM)  # the folder rows and the correction's row are read once
+        embedded.clear()
+        note = {"app": "Mensa", "title": "Lunch menu", "body": f"Soup of the day: {tmp_path.name}"}  # new text
+        clf.classify(note)
+        assert len(embedded) == 1  # read by both, encoded once
+
+
+@pytest.mark.parametrize("own, want", [
+    (("Work", 2), ("Personal", 3)),  # only the priority changed: the folder stays the model's
+    (("Personal", 3), ("Work", 1)),  # only the folder changed: the priority stays the model's
+    (("Alerts", 1), ("Work", 3)),    # both changed: both move
+])
+def test_an_alike_notification_takes_the_labels_the_correction_changed(own, want):
+    from notifclf.classifier import _as_corrected
+    from notifclf.corrections import Correction
+    from notifclf.result import Classification
+
+    folders, priorities = {"Work": 0.1, "Personal": 0.6, "Promotions": 0.1, "Alerts": 0.2}, {1: .5, 2: .3, 3: .2}
+    result = Classification("Personal", 1, folder_distribution=folders, priority_distribution=priorities)
+    correction = Correction(7, Notification(**GYM), "Work", 3, 0.0)  # the model said ``own`` for it
+    got = _as_corrected(result, correction, Classification(*own))
+    assert (got.folder, got.priority, got.corrected_by) == (*want, 7)
+    assert got.folder_confidence == folders[want[0]]
+    assert got.priority_confidence == (priorities[want[1]] if want[0] == "Personal" else None)
+    assert _as_corrected(result, correction, Classification("Work", 3)) is result  # agrees with the model: no move

@@ -97,6 +97,26 @@ def test_an_adapter_naming_a_weight_the_encoder_lacks_is_an_integrity_error(mode
         open_model_dir(model_dir, adapter)
 
 
+def test_the_base_is_hashed_once_while_it_stays_as_it_was(model_dir, tmp_path, monkeypatch):
+    import notifclf.files as files
+
+    base_file = tmp_path / "model.safetensors"
+    base_file.write_bytes((model_dir / "model.safetensors").read_bytes())
+    adapter, base = _adapter(tmp_path / "a", base_file), read_safetensors(base_file)
+    hashed = []
+    real_sha256 = files.sha256_file
+    monkeypatch.setattr(files, "sha256_file", lambda path, *a, **k: (hashed.append(path), real_sha256(path, *a, **k))[1])
+    merge_lora(base, adapter, base_file)
+    merge_lora(base, adapter, base_file)  # the stamp beside the base says it was checked as it is
+    assert len(hashed) == 1
+    data = bytearray(base_file.read_bytes())
+    data[-1] ^= 0xFF  # same size, new bytes (and a new mtime): read again and refused
+    base_file.write_bytes(bytes(data))
+    with pytest.raises(ModelIntegrityError, match="another sentence encoder"):
+        merge_lora(base, adapter, base_file)
+    assert len(hashed) == 2
+
+
 def test_a_missing_adapter_is_an_integrity_error(model_dir, tmp_path):
     with pytest.raises(ModelIntegrityError, match="does not exist"):
         open_model_dir(model_dir, tmp_path / "nowhere")

@@ -162,11 +162,50 @@ def test_embeddings_equal_sentence_transformers(encoder, st_embeddings):
 
 @pytest.mark.parametrize("batch_size,batch_tokens", [(16, 2048), (3, 100), (1, 2048)])
 def test_a_text_alone_equals_it_in_a_batch(encoder, model_dir, batch_size, batch_tokens):
-    other = SentenceEncoder(encoder.tokenizer, read_safetensors(model_dir / "model.safetensors"), encoder.config,
-                            batch_size=batch_size, batch_tokens=batch_tokens)
+    tensors = read_safetensors(model_dir / "model.safetensors")
+    other = SentenceEncoder(encoder.tokenizer, tensors, encoder.config, batch_size=batch_size,
+                            batch_tokens=batch_tokens, recent=0)
+    alone = SentenceEncoder(encoder.tokenizer, tensors, encoder.config, recent=0)  # nothing cached from a batch
     batch = other.encode(EMBEDDING_TEXTS)
     for i in (0, 3, 5, 9, 16, 19):
-        assert np.abs(encoder.encode([EMBEDDING_TEXTS[i]])[0] - batch[i]).max() < 1e-5, i
+        assert np.abs(alone.encode([EMBEDDING_TEXTS[i]])[0] - batch[i]).max() < 1e-5, i
+
+
+class _CountingEncoder(SentenceEncoder):
+    """The real encoder, counting the texts it runs through the network."""
+
+    embedded = 0
+
+    def _embed(self, batch):
+        self.embedded += len(batch)
+        return super()._embed(batch)
+
+
+def test_recent_texts_are_encoded_once(encoder, model_dir):
+    tensors = read_safetensors(model_dir / "model.safetensors")
+    cached = _CountingEncoder(encoder.tokenizer, tensors, encoder.config, recent=8)
+    plain = SentenceEncoder(encoder.tokenizer, tensors, encoder.config, recent=0)
+    first = cached.encode(EMBEDDING_TEXTS[:4] + EMBEDDING_TEXTS[:2])  # a text twice in one call: run once
+    assert cached.embedded == 4
+    again = cached.encode(EMBEDDING_TEXTS[2:6])  # two known, two new
+    assert cached.embedded == 6
+    assert np.abs(again[:2] - first[2:4]).max() == 0
+    assert np.abs(cached.encode(EMBEDDING_TEXTS[:6]) - plain.encode(EMBEDDING_TEXTS[:6])).max() < 1e-5
+    again[:] = 0  # the caller's array is its own: the cache is untouched
+    assert np.allclose(np.linalg.norm(cached.encode(EMBEDDING_TEXTS[2:6]), axis=1), 1.0, atol=1e-6)
+    cached.encode(EMBEDDING_TEXTS[6:20])  # 14 new texts: the last 8 are kept, the first ones pushed out
+    assert len(cached._recent) == 8 and all(cached._recent.get(t).base is None for t in EMBEDDING_TEXTS[12:20])
+    before = cached.embedded
+    cached.encode(EMBEDDING_TEXTS[:1])
+    assert cached.embedded == before + 1
+
+
+def test_recent_zero_keeps_nothing(encoder, model_dir):
+    counting = _CountingEncoder(encoder.tokenizer, read_safetensors(model_dir / "model.safetensors"), encoder.config,
+                                recent=0)
+    counting.encode(EMBEDDING_TEXTS[:3])
+    counting.encode(EMBEDDING_TEXTS[:3])
+    assert counting.embedded == 6
 
 
 def test_batches_group_similar_lengths(encoder):

