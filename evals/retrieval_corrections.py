@@ -6,7 +6,9 @@ notifclf.embedding, between the case and its most similar correction):
 
 * ``retrieval``: a case whose cosine clears the bar takes that correction's label, else keeps the model's; with
   ``--transfer changed``, only the fields the correction changed (its label against the model's own answer for the
-  corrected notification: a priority-only correction moves the priority alone);
+  corrected notification: a priority-only correction moves the priority alone); with ``--transfer same-folder``,
+  those fields only where the model files the case where it filed the corrected notification (the case is read as
+  the same kind, so it is on the corrected side of the user's line);
 * ``gate``: a case whose cosine clears the bar takes the model's answer with the k corrections as worked examples in
   the prompt (as ``Classifier.correct`` stores them), else the model's answer without them (two cached prompts).
 
@@ -17,7 +19,7 @@ encoder.
 
     python evals/retrieval_corrections.py [--model NAME|PATH] [--mechanism retrieval|gate] [--ks 1,3,5]
                                           [--bars 0.3,0.4,0.5,0.6,0.7] [--encoder published|reader]
-                                          [--transfer label|changed]
+                                          [--transfer label|changed|same-folder]
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ def main(argv=None) -> int:
     p.add_argument("--ks", default="1,3,5")
     p.add_argument("--bars", default="0.3,0.4,0.5,0.6,0.7")
     p.add_argument("--encoder", default="published", choices=["published", "reader"])
-    p.add_argument("--transfer", default="label", choices=["label", "changed"],
-                   help="retrieval: take the correction's whole label, or only the fields it changed")
+    p.add_argument("--transfer", default="label", choices=["label", "changed", "same-folder"],
+                   help="retrieval: take the correction's whole label, only the fields it changed, or those only "
+                        "where the model files the case as it filed the corrected notification")
     args = p.parse_args(argv)
     encoder = reader_encoder() if args.encoder == "reader" else load_sentence_encoder()
     users = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(SUITES.glob("*.json"))]
@@ -57,7 +60,7 @@ def main(argv=None) -> int:
             clf.set_folders(user["folders"])
             model = clf.classify_many([_note(c) for c in user["cases"]])
             # what the corrections corrected (only --transfer changed reads it)
-            own = clf.classify_many([_note(c) for c in user["pool"]]) if args.transfer == "changed" else None
+            own = clf.classify_many([_note(c) for c in user["pool"]]) if args.transfer != "label" else None
             embed = lambda items: encoder.encode([notification_text(Notification.coerce(_note(i))) for i in items])  # noqa: E731
             found.append((user, model, own, embed(user["cases"]), embed(user["pool"])))
     finally:
@@ -81,7 +84,7 @@ def main(argv=None) -> int:
                             item = user["pool"][j]
                             if args.transfer == "label":
                                 label = (item["folder"], item["priority"])
-                            else:
+                            elif args.transfer == "changed" or result.folder == own[j].folder:
                                 label = (item["folder"] if item["folder"] != own[j].folder else label[0],
                                          item["priority"] if item["priority"] != own[j].priority else label[1])
                     answer = type("Answer", (), {"folder": label[0], "priority": label[1]})

@@ -95,3 +95,21 @@ def test_renamed_corrections_suites_rename_every_folder_and_keep_priority_only_c
         assert [item["title"] for item in mine[key]] == [item["title"] for item in suite[key]]
     assert [c["folder"] for c in mine["conventions"]] == [None if c["folder"] is None else "My " + c["folder"]
                                                         for c in suite["conventions"]]
+
+
+def test_prior_sweep_never_chooses_the_encoder_alone():
+    """The weight is chosen among the candidates: where the encoder alone reads the in-distribution sets best, the
+    best weight that keeps the model in the decision is chosen, and weight 1000 still prints as a reference line."""
+    sweep = _module("sweep_folder_prior")
+    # one in-distribution set, 4 cases over folders A, B: the model is sure and wrong on one case, which only a
+    # cosine weighed far past the model's log-probabilities (the encoder alone) gets right
+    found = {"indist-sets-0": {
+        "folders": ["A", "B"], "descriptions": ["a things", "b things"], "gold": ["A", "B", "A", "B"],
+        "model": [[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [1 - 1e-9, 1e-9]],
+        "cos": [[0.6, 0.1], [0.1, 0.6], [0.2, 0.1], [0.1, 0.2]],
+        "cos_parts": [[0.6, 0.1], [0.1, 0.6], [0.2, 0.1], [0.1, 0.2]], "content_free": [0.5, 0.5]}}
+    assert sweep.accuracy(found, ["indist-sets-0"], sweep.ENCODER_ALONE) == 1.0
+    text, (weight, parts) = sweep.table(found)
+    assert weight != sweep.ENCODER_ALONE and weight in sweep.WEIGHTS
+    assert sweep.accuracy(found, ["indist-sets-0"], weight, parts=parts) == 0.75
+    assert f"{sweep.ENCODER_ALONE:>7}" in text
