@@ -118,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of batches that state preferences")
     p.add_argument("--rules-per-batch", default="1,1,2,3",
                    help="comma list the number of stated preferences per batch is drawn from, e.g. 1,2,3,4,5,6")
+    p.add_argument("--rule-priorities", default="1,2,3,3",
+                   help="comma list a rule's (or a convention's) priority is drawn from")
+    p.add_argument("--disagreeing-rows", type=float, default=0.0,
+                   help="chance that a row drawn for a priority rule is one whose own priority is the farthest from "
+                        "the rule's (a rule of 1 on an urgent row)")
     p.add_argument("--preference-hints", action="store_true",
                    help="end each row's user turn with the preferences that share a word with it, as the runtime "
                         "does for model files built from it (notifclf.preference_hints)")
@@ -239,7 +244,9 @@ def main(argv=None) -> int:
                              corrections_only=args.corrections_only,
                              shared_convention_folder=args.shared_convention_folder,
                              sibling_sets=args.sibling_sets,
-                             rules_per_batch=[int(n) for n in args.rules_per_batch.split(",")])
+                             rules_per_batch=[int(n) for n in args.rules_per_batch.split(",")],
+                             rule_priorities=[int(n) for n in args.rule_priorities.split(",")],
+                             disagreeing_rows=args.disagreeing_rows)
     log(f"trainable rows {len(sampler.rows)} ({len(generated)} generated; held-out categories and dev removed); "
         f"{sampler.n_relabelled} priorities set to their near-duplicate group's majority")
 

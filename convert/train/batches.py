@@ -12,7 +12,9 @@ A batch shares one system prompt, so its KV state is computed once. ``BatchSampl
   and (with ``near_misses``) about 15% (``near_miss_rate`` 0.3) are near misses it does not decide: the same
   category from other apps or senders, or the same group from other categories, so a rule is learnt as narrowly as
   it is written; with ``hint_miss_rate``, a further share shares a word with a stated rule it does not decide, so
-  that, with hints, a listed rule is sometimes one to reject;
+  that, with hints, a listed rule is sometimes one to reject; a rule's priority is drawn from ``rule_priorities``
+  (1, 2, 3, 3 unless set), and with ``disagreeing_rows`` a share of a priority rule's rows are those whose own
+  priority is the farthest from the rule's (a rule of 1 on an urgent row);
 * 35% (``examples_rate``) carry 1-24 worked examples of the user's own sorting; in half of those the examples follow
   an unstated convention (an app, sender or topic filed or rated differently), shown by 1-5 examples, and the rows it
   touches follow it too (with ``conventions_per_batch``, several conventions; with ``corrections_only``, a share of
@@ -184,7 +186,8 @@ class BatchSampler:
                  rules_per_batch: Sequence[int] = (1, 1, 2, 3), hint_miss_rate: float = 0.0,
                  conventions_per_batch: Sequence[int] = (1,), corrections_only: float = 0.0,
                  shared_convention_folder: float = 0.0, sibling_sets: float = 0.0,
-                 catch_all_sets: float = 0.4):
+                 catch_all_sets: float = 0.4, rule_priorities: Sequence[int] = (1, 2, 3, 3),
+                 disagreeing_rows: float = 0.0):
         """``folder_codes``: list the folders as letter codes and train the code as the answer (folder_codes.py).
         ``random_codes`` (with ``folder_codes``): in half of the batches the codes are random letters in alphabetical
         order (A, D, K... instead of A, B, C...), so every letter is trained about as often as every other and a
@@ -214,11 +217,17 @@ class BatchSampler:
         expenses, the school mail, the clients: all to Work); the rows none of them touches keep their labels. (Measured
         once, README: it made the model follow more and spill more onto untouched rows.)
         ``sibling_sets``: the share of taxonomy folder sets with a folder for each of 2-4 categories of one group
-        (``FolderSetSampler``'s ``sibling_share``); ``catch_all_sets``: of taxonomy sets with a catch-all folder."""
+        (``FolderSetSampler``'s ``sibling_share``); ``catch_all_sets``: of taxonomy sets with a catch-all folder.
+        ``rule_priorities``: what a rule's (or a convention's) priority is drawn from: the default favours 3, and the
+        rows are mostly priority 1, so rules that raise a priority are far more common than rules that lower one.
+        ``disagreeing_rows``: the chance that a row drawn for a rule that sets a priority is one whose own priority is
+        the farthest from the rule's (a rule of 1 on an urgent row), so that a stated priority is learnt to win over
+        the row's own urgency in both directions."""
         for name, rate in (("near_miss_rate", near_miss_rate), ("scoped_conventions", scoped_conventions),
                            ("examples_rate", examples_rate), ("preferences_rate", preferences_rate),
                            ("hint_miss_rate", hint_miss_rate), ("corrections_only", corrections_only),
-                           ("shared_convention_folder", shared_convention_folder)):
+                           ("shared_convention_folder", shared_convention_folder),
+                           ("disagreeing_rows", disagreeing_rows)):
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {rate}")
         self.scoped_conventions = scoped_conventions
@@ -231,6 +240,11 @@ class BatchSampler:
         if not conventions_per_batch or min(conventions_per_batch) < 1:
             raise ValueError(f"conventions_per_batch must be counts of 1 or more, got {conventions_per_batch}")
         self.conventions_per_batch = tuple(conventions_per_batch)
+        if not rule_priorities or not set(rule_priorities) <= {1, 2, 3}:
+            raise ValueError(f"rule_priorities must be priorities 1-3, got {rule_priorities}")
+        self.rule_priorities = tuple(rule_priorities)
+        self.disagreeing_rows = disagreeing_rows
+        self._disagreeing_cache: dict[Preference, list[int]] = {}
         self.corrections_only = corrections_only
         self.shared_convention_folder = shared_convention_folder
         self.examples_rate = examples_rate
@@ -316,6 +330,14 @@ class BatchSampler:
             self._rule_rows_cache[p] = [i for i in rows if p.applies(self.rows[i], self.cats[i])]
         return self._rule_rows_cache[p]
 
+    def _disagreeing_rows(self, p: Preference) -> list[int]:
+        """The rows a priority rule decides whose own priority is the farthest from the rule's (none when all agree)."""
+        if p not in self._disagreeing_cache:
+            rows = self._rule_rows(p) if p.priority is not None else []
+            far = max((abs(self.priorities[i] - p.priority) for i in rows), default=0)
+            self._disagreeing_cache[p] = [i for i in rows if far and abs(self.priorities[i] - p.priority) == far]
+        return self._disagreeing_cache[p]
+
     def _near_miss_rows(self, p: Preference) -> list[int]:
         """Rows like the rule's own that it does not decide: for a scoped rule, its app's other rows; for an app or
         a sender, its category's other rows (its group's when the category has no others); for a category, its
@@ -354,7 +376,10 @@ class BatchSampler:
         """A row index: often one a rule decides (or a near miss) or one of the set's categories, else any row."""
         u = rng.random()
         if sc.preferences and u < 0.5:
-            pool = self._rule_rows(rng.choice(sc.preferences))
+            p = rng.choice(sc.preferences)
+            pool = self._rule_rows(p)
+            if self.disagreeing_rows and rng.random() < self.disagreeing_rows:  # drawn only when set: older streams stay
+                pool = self._disagreeing_rows(p) or pool
             if pool:
                 return rng.choice(pool)
         stated = [p for p in sc.preferences if p.text] if self.hint_miss_rate else []
@@ -431,12 +456,13 @@ class BatchSampler:
         if rng.random() < self.preferences_rate:
             for _ in range(rng.choice(self.rules_per_batch)):
                 prefs.append(sample_preference(rng, names, self.app_names, self.senders, self.topics,
-                                               names=self.names))
+                                               names=self.names, priorities=self.rule_priorities))
         with_examples = rng.random() < self.examples_rate
         if with_examples and rng.random() < 0.5:
             counts = self.conventions_per_batch  # drawn only when there is a choice, so (1,) keeps older streams
             for _ in range(rng.choice(counts) if len(counts) > 1 else counts[0]):
-                convention = sample_preference(rng, names, self.app_names, self.senders, self.topics, stated=False)
+                convention = sample_preference(rng, names, self.app_names, self.senders, self.topics, stated=False,
+                                               priorities=self.rule_priorities)
                 scoped = convention.app and self.app_scopes and self.scoped_conventions
                 if scoped and rng.random() < self.scoped_conventions:
                     app = rng.choice(sorted(self.app_scopes))  # one of the apps whose rows span several folders

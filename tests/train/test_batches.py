@@ -394,3 +394,27 @@ def test_a_batch_depends_on_seed_and_step_only_not_on_the_process():
     digests = {subprocess.run([sys.executable, "-c", _DIGEST], cwd=repo, capture_output=True, text=True, check=True,
                               env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
     assert len(digests) == 1
+
+
+def _urgent_share(sampler: BatchSampler, rule: Preference, draws: int = 400) -> float:
+    """Of the rows drawn under a scenario stating ``rule`` that the rule decides, the share of priority 3."""
+    fs = FolderSet(tuple(FolderSpec(f, defaults=frozenset({f.name})) for f in DEFAULT_FOLDERS), "defaults")
+    rng, sc = random.Random(0), Scenario(fs, (rule,))
+    decided = [i for i in (sampler._draw(rng, sc) for _ in range(draws)) if rule.applies(sampler.rows[i], sampler.cats[i])]
+    return sum(sampler.priorities[i] == 3 for i in decided) / len(decided)
+
+
+def test_rule_priorities_and_disagreeing_rows_train_rules_that_lower_as_often_as_rules_that_raise():
+    lowering = _sampler(inject_rate=0.0, majority_priority=False, preferences_rate=1.0, rule_priorities=(1,))
+    assert {p.priority for step in range(30) for p in lowering.batch(step).scenario.preferences} <= {None, 1}
+    calm = Preference("Slack can always wait.", app="slack", priority=1)
+    far = lowering._disagreeing_rows(calm)
+    assert far and {lowering.priorities[i] for i in far} == {3}   # the urgent Slack rows, the farthest from 1
+    assert lowering._disagreeing_rows(Preference("Slack goes to Work.", app="slack", folder="Work")) == []
+    usual = _sampler(inject_rate=0.0, majority_priority=False)
+    disagreeing = _sampler(inject_rate=0.0, majority_priority=False, disagreeing_rows=0.6)
+    assert _urgent_share(usual, calm) < 0.5 < _urgent_share(disagreeing, calm)   # Slack's rows: 14 of 37 urgent
+    with pytest.raises(ValueError, match="rule_priorities"):
+        _sampler(rule_priorities=(1, 4))
+    with pytest.raises(ValueError, match="disagreeing_rows"):
+        _sampler(disagreeing_rows=2.0)
