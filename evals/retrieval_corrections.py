@@ -59,7 +59,7 @@ def main(argv=None) -> int:
         for user in users:
             clf.set_folders(user["folders"])
             model = clf.classify_many([_note(c) for c in user["cases"]])
-            # what the corrections corrected (only --transfer changed reads it)
+            # what the corrections corrected (read by every --transfer but label)
             own = clf.classify_many([_note(c) for c in user["pool"]]) if args.transfer != "label" else None
             embed = lambda items: encoder.encode([notification_text(Notification.coerce(_note(i))) for i in items])  # noqa: E731
             found.append((user, model, own, embed(user["cases"]), embed(user["pool"])))

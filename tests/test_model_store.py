@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from notifclf import ModelIntegrityError, ModelNotFoundError, ModelSpec
+from notifclf import ModelIntegrityError, ModelNotFoundError, ModelSpec, files
 from notifclf.models.cache import atomic_output, resolve_cache_dir, verify_file
 from notifclf.errors import CacheError
 from notifclf.models.store import resolve_model, spec_for
@@ -130,7 +130,7 @@ def test_hub_file_with_wrong_hash_is_rejected(tmp_path, tiny_qwen2):
         resolve_model(spec, cache_dir=tmp_path, local_files_only=True)
 
 
-def test_verify_file_full_rehash_detects_same_size_corruption(tmp_path, tiny_qwen2):
+def test_verify_file_full_rehash_detects_same_size_corruption(tmp_path, tiny_qwen2, monkeypatch):
     data = tiny_qwen2.read_bytes()
     path = tmp_path / "m.gguf"
     path.write_bytes(data)
@@ -141,8 +141,13 @@ def test_verify_file_full_rehash_detects_same_size_corruption(tmp_path, tiny_qwe
         fh.seek(200)
         fh.write(b"\x00\x01")
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-    with pytest.raises(ModelIntegrityError):
+    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    reads = []
+    real_sha256_file = files.sha256_file
+    monkeypatch.setattr(files, "sha256_file", lambda p, progress=None: reads.append(p) or real_sha256_file(p, progress))
+    with pytest.raises(ModelIntegrityError, match=f"has SHA-256 {actual}, expected {digest}"):
         verify_file(path, sha256=digest, size=len(data), full=True)
+    assert len(reads) == 1   # the corrupted file is read once, for the check and the message
 
 
 def test_models_verify_reports_a_built_model_without_its_manifest_as_corrupt(tmp_path, tiny_qwen2):

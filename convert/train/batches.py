@@ -378,7 +378,8 @@ class BatchSampler:
         if sc.preferences and u < 0.5:
             p = rng.choice(sc.preferences)
             pool = self._rule_rows(p)
-            if self.disagreeing_rows and rng.random() < self.disagreeing_rows:  # drawn only when set: older streams stay
+            # drawn only when set, so that older streams stay as they were
+            if self.disagreeing_rows and rng.random() < self.disagreeing_rows:
                 pool = self._disagreeing_rows(p) or pool
             if pool:
                 return rng.choice(pool)

@@ -109,9 +109,9 @@ def apply_preferences(prefs: Sequence[Preference], row: dict, category: Optional
 def sample_preference(rng: random.Random, folders: Sequence[str], apps: Sequence[str], senders: Sequence[str],
                       categories: Sequence[tuple[str, str, str]], stated: bool = True,
                       names: Sequence[str] = (), priorities: Sequence[int] = (1, 2, 3, 3)) -> Preference:
-    """One rule, its priority (drawn from ``priorities``) said as a number or in words. ``apps``/``senders``/``names`` (names mentioned in
-    rows): display forms; ``categories``: (key, English topic, Chinese topic). Conventions (``stated=False``) are
-    never about a mention."""
+    """One rule, its priority (drawn from ``priorities``) said as a number or in words. ``apps``/``senders``/``names``
+    (names mentioned in rows): display forms; ``categories``: (key, English topic, Chinese topic). Conventions
+    (``stated=False``) are never about a mention."""
     kinds = ["app", "app", "category"] + (["sender"] if senders else []) + (["mention"] if names and stated else [])
     by = rng.choice(kinds)
     what = rng.choice(["priority", "priority", "folder", "both"] if by == "app" else ["priority", "folder", "both"])

@@ -60,8 +60,8 @@ def verify_file(path: Path, *, sha256: str | None, size: int | None, full: bool 
         raise ModelIntegrityError(f"{path} is {actual_size:,} bytes, expected {size:,}: truncated or wrong file; delete it to rebuild")
     check_gguf_header(path)
     if sha256 is not None and (actual := checked_sha256(path, sha256, full=full)) != sha256:
-        raise ModelIntegrityError(f"{path} has SHA-256 {actual}, expected {sha256}: corrupted or wrong file; delete it to "
-                                  "rebuild")
+        raise ModelIntegrityError(f"{path} has SHA-256 {actual}, expected {sha256}: corrupted or wrong file; "
+                                  "delete it to rebuild")
 
 
 def ensure_writable_dir(directory: Path) -> None:

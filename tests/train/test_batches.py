@@ -400,7 +400,8 @@ def _urgent_share(sampler: BatchSampler, rule: Preference, draws: int = 400) -> 
     """Of the rows drawn under a scenario stating ``rule`` that the rule decides, the share of priority 3."""
     fs = FolderSet(tuple(FolderSpec(f, defaults=frozenset({f.name})) for f in DEFAULT_FOLDERS), "defaults")
     rng, sc = random.Random(0), Scenario(fs, (rule,))
-    decided = [i for i in (sampler._draw(rng, sc) for _ in range(draws)) if rule.applies(sampler.rows[i], sampler.cats[i])]
+    drawn = [sampler._draw(rng, sc) for _ in range(draws)]
+    decided = [i for i in drawn if rule.applies(sampler.rows[i], sampler.cats[i])]
     return sum(sampler.priorities[i] == 3 for i in decided) / len(decided)
 
 
