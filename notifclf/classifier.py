@@ -390,10 +390,10 @@ def _as_corrected(result: Classification, correction: Correction, own: Classific
     notification): its folder, its priority or both, ``corrected_by`` its id; the model's distributions kept (the
     priority's confidence only where the folder is the model's, whose priority it rates). A correction that agrees
     with the model's own answer changes nothing."""
-    folder = correction.folder if correction.folder != own.folder else result.folder
-    priority = correction.priority if correction.priority != own.priority else result.priority
     if (correction.folder, correction.priority) == (own.folder, own.priority):
         return result
+    folder = correction.folder if correction.folder != own.folder else result.folder
+    priority = correction.priority if correction.priority != own.priority else result.priority
     return replace(result, folder=folder, priority=priority, corrected_by=correction.id,
                    folder_confidence=result.folder_distribution.get(folder),
                    priority_confidence=(result.priority_distribution.get(priority)
