@@ -83,7 +83,8 @@ def embeddings(data_dir: Path, rows: list[dict]) -> dict:
         prefs = json.loads(path.read_text(encoding="utf-8"))
         for part, decided in (("decided", True), ("untouched", False)):
             cases = [c for c in prefs["cases"] if (c.get("decided_by") is not None) == decided]
-            out[f"{path.stem}-{part}"] = accuracy(prefs["folders"], cases)
+            if cases:
+                out[f"{path.stem}-{part}"] = accuracy(prefs["folders"], cases)
     return out
 
 

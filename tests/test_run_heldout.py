@@ -113,3 +113,13 @@ def test_prior_sweep_never_chooses_the_encoder_alone():
     assert weight != sweep.ENCODER_ALONE and weight in sweep.WEIGHTS
     assert sweep.accuracy(found, ["indist-sets-0"], weight, parts=parts) == 0.75
     assert f"{sweep.ENCODER_ALONE:>7}" in text
+
+
+def test_a_preferences_suite_of_untouched_cases_scores_them_with_and_without_the_rules(tiny_qwen2_codes, tmp_path):
+    nearby = json.loads((EVALS / "preferences-nearby.json").read_text(encoding="utf-8"))
+    plain = json.loads((EVALS / "preferences.json").read_text(encoding="utf-8"))
+    assert (nearby["instructions"], nearby["folders"]) == (plain["instructions"], plain["folders"])
+    assert all(c["decided_by"] is None for c in nearby["cases"])
+    sets = _run_heldout().run(str(tiny_qwen2_codes), tmp_path, "preferences-nearby")["sets"]
+    assert sorted(sets) == ["preferences-nearby-untouched", "preferences-nearby-untouched-without-prefs"]
+    assert [r["n"] for r in sets.values()] == [len(nearby["cases"])] * 2
