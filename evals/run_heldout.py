@@ -5,8 +5,8 @@ Runs a model through the public API (greedy, grammar-constrained, exactly as use
 * every ``<name>.jsonl`` + ``<name>.folders.json`` in --data-dir (from ``evals/make_heldout_sets.py``):
   hand-written held-out folder sets, sampled sets of held-out concepts, held-out rows under the defaults, and
   in-distribution sampled sets;
-* evals/preferences*.json (the four defaults with six rules; 40 more cases near those rules that none decides; a
-  nurse's own five folders with six rules): the cases a
+* evals/preferences*.json (the four defaults with six rules; a nurse's own five folders with six rules; for each,
+  a ``-nearby`` file of 40 more cases near the rules that none decides): the cases a
   preference decides (both labels as the preference says), the cases none decides, and those same untouched cases
   without the preferences (the "no worse" check);
 * evals/priority-clear.json: clear-cut priority cases.
@@ -125,7 +125,7 @@ def run(model: str | None, data_dir: Path, only: str | None, folder_prior: str |
             decided = [c for c in prefs["cases"] if c.get("decided_by") is not None]
             untouched = [c for c in prefs["cases"] if c.get("decided_by") is None]
             clf.set_folders(prefs["folders"], prefs["instructions"])
-            if decided:  # a suite of untouched cases only (preferences-nearby) has none
+            if decided:  # a suite of untouched cases only (*-nearby) has none
                 report["sets"][f"{path.stem}-decided"] = score(clf, decided)
             report["sets"][f"{path.stem}-untouched"] = score(clf, untouched)
             clf.set_folders(prefs["folders"])

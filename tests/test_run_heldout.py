@@ -115,11 +115,20 @@ def test_prior_sweep_never_chooses_the_encoder_alone():
     assert f"{sweep.ENCODER_ALONE:>7}" in text
 
 
+def test_each_nearby_suite_has_its_parent_suites_rules_and_no_case_they_decide():
+    paths = sorted(EVALS.glob("preferences*-nearby.json"))
+    assert [p.name for p in paths] == ["preferences-custom-nearby.json", "preferences-nearby.json"]
+    for path in paths:
+        nearby = json.loads(path.read_text(encoding="utf-8"))
+        parent = json.loads((EVALS / path.name.replace("-nearby", "")).read_text(encoding="utf-8"))
+        assert (nearby["instructions"], nearby["folders"]) == (parent["instructions"], parent["folders"])
+        assert len(nearby["cases"]) == 40 and all(c["decided_by"] is None for c in nearby["cases"])
+        names = {f["name"] for f in nearby["folders"]}
+        assert all(c["folder"] in names and c["priority"] in (1, 2, 3) for c in nearby["cases"])
+
+
 def test_a_preferences_suite_of_untouched_cases_scores_them_with_and_without_the_rules(tiny_qwen2_codes, tmp_path):
     nearby = json.loads((EVALS / "preferences-nearby.json").read_text(encoding="utf-8"))
-    plain = json.loads((EVALS / "preferences.json").read_text(encoding="utf-8"))
-    assert (nearby["instructions"], nearby["folders"]) == (plain["instructions"], plain["folders"])
-    assert all(c["decided_by"] is None for c in nearby["cases"])
     sets = _run_heldout().run(str(tiny_qwen2_codes), tmp_path, "preferences-nearby")["sets"]
     assert sorted(sets) == ["preferences-nearby-untouched", "preferences-nearby-untouched-without-prefs"]
     assert [r["n"] for r in sets.values()] == [len(nearby["cases"])] * 2
