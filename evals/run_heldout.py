@@ -33,6 +33,7 @@ import notifclf  # noqa: E402
 from notifclf.embedding.folder_prior import PRIOR_CHOICES  # noqa: E402
 from notifclf.dev_split import is_dev  # noqa: E402
 from notifclf.evaluation import load_labeled  # noqa: E402
+from notifclf.stated_priority import STATED_PRIORITY_BONUS  # noqa: E402
 
 EVALS = Path(__file__).resolve().parent
 NOTE_FIELDS = ("app", "title", "body", "sub_text", "category", "posted_at")
@@ -107,10 +108,12 @@ def extra_sets(suites: list[str], dev_data: str | None) -> Iterator[tuple[str, l
 
 
 def run(model: str | None, data_dir: Path, only: str | None, folder_prior: str | None = "auto",
-        suites: tuple[str, ...] = (), dev_data: str | None = None, folder_orders: int = 1) -> dict:
-    clf = model_only_classifier(model, folder_prior=folder_prior, folder_orders=folder_orders)
+        suites: tuple[str, ...] = (), dev_data: str | None = None, folder_orders: int = 1,
+        stated_priority_bonus: float = STATED_PRIORITY_BONUS) -> dict:
+    clf = model_only_classifier(model, folder_prior=folder_prior, folder_orders=folder_orders,
+                                stated_priority_bonus=stated_priority_bonus)
     report: dict = {"model": str(model or "default"), "folder_prior": folder_prior, "folder_codes": clf.folder_codes,
-                    "folder_orders": folder_orders, "sets": {}}
+                    "folder_orders": folder_orders, "stated_priority_bonus": stated_priority_bonus, "sets": {}}
     try:
         for name, folders, cases in itertools.chain(data_sets(data_dir), extra_sets(list(suites), dev_data)):
             if only and not name.startswith(only):
@@ -162,13 +165,15 @@ def main(argv=None) -> int:
     p.add_argument("--folder-prior", default="auto", choices=PRIOR_CHOICES,
                    help="Classifier(folder_prior=...); none: the model alone")
     p.add_argument("--folder-orders", type=int, default=1, choices=[1, 2, 3], help="Classifier(folder_orders=...)")
+    p.add_argument("--stated-priority-bonus", type=float, default=STATED_PRIORITY_BONUS,
+                   help="Classifier(stated_priority_bonus=...); 0: the priority is the model's alone")
     p.add_argument("--suites", nargs="*", default=(), metavar="FILE",
                    help="also score these suite files (evals/*.json, seed_emergent.json)")
     p.add_argument("--dev-split", metavar="TRAIN_JSONL", default=None,
                    help="also score the dev split of this file under the default folders")
     args = p.parse_args(argv)
     report = run(args.model, Path(args.data_dir), args.only, args.folder_prior, args.suites, args.dev_split,
-                 args.folder_orders)
+                 args.folder_orders, args.stated_priority_bonus)
     write_report(report, args.out, summary(report))
     return 0
 

@@ -30,6 +30,7 @@ from .prompt import MAX_PROMPT_EXAMPLES, PromptExample
 from .models.registry import ModelSpec
 from .result import Classification
 from .schema import output_schema
+from .stated_priority import STATED_PRIORITY_BONUS
 
 logger = logging.getLogger("notifclf")
 
@@ -78,6 +79,11 @@ class Classifier:
     leans on where a folder is listed, and this averages that out, at 2x or 3x the time per notification (each order
     has its own cached system prompt). The priority is the model's for that folder in the order given.
 
+    ``stated_priority_bonus``: where a preference shares a word with the notification and states a priority ("GitHub
+    can always wait", "Texts from Bogdan are priority 3"), that priority's log-probability gets this bonus before the
+    priority is chosen (:mod:`notifclf.stated_priority`; the default was chosen on dev-split notifications under
+    sampled rules, README); the folder is never moved by it; 0 leaves the priority to the model alone.
+
     ``calibrate_corrections`` (on by default; ``corrections_by="examples"`` only) takes back the pull the stored
     corrections exert on every notification: once per set of corrections, notifications that say nothing ("N/A")
     are read with and without them, and the difference in log P(folder) is added to every answer (contextual
@@ -105,6 +111,7 @@ class Classifier:
         folder_orders: int = 1,
         calibrate_corrections: bool = True,
         corrections_by: str = "examples",
+        stated_priority_bonus: float = STATED_PRIORITY_BONUS,
     ) -> None:
         if not isinstance(max_notification_tokens, int) or not 16 <= max_notification_tokens <= 4096:
             raise ValueError("max_notification_tokens must be an int between 16 and 4096")
@@ -112,6 +119,9 @@ class Classifier:
             raise ValueError(f"folder_orders must be 1, 2 or 3, got {folder_orders!r}")
         if not isinstance(calibrate_corrections, bool):
             raise ValueError(f"calibrate_corrections must be True or False, got {calibrate_corrections!r}")
+        if isinstance(stated_priority_bonus, bool) or not isinstance(stated_priority_bonus, (int, float)) \
+                or not 0 <= stated_priority_bonus <= 100:
+            raise ValueError(f"stated_priority_bonus must be a number from 0 to 100, got {stated_priority_bonus!r}")
         if decoding not in ("fast", "grammar"):
             raise ValueError(f"decoding must be 'fast' or 'grammar', got {decoding!r}")
         if corrections_by not in CORRECTIONS_BY:
@@ -129,7 +139,8 @@ class Classifier:
         self._engine = Engine(self._path, chat_format=self._spec.chat_format, n_threads=n_threads,
                               max_notification_tokens=max_notification_tokens, decoding=decoding,
                               result_cache_size=result_cache_size, prompt_states=states, folder_prior=prior,
-                              folder_orders=folder_orders, calibrate_examples=calibrate_corrections)
+                              folder_orders=folder_orders, calibrate_examples=calibrate_corrections,
+                              stated_priority_bonus=stated_priority_bonus)
         self._lock = threading.RLock()
         self._closed = False
         # corrections_by="likeness": the model's own answer for a corrected notification, per setup

@@ -92,17 +92,19 @@ def matching_preferences(instructions: str, notification: Notification, folder_n
                          ) -> tuple[str, ...]:
     """The rules of ``instructions`` (at most :data:`MAX_HINTS`, each cut to :data:`MAX_HINT_CHARS`) that share a
     content word with the notification; ``folder_names`` are not content words (every rule names a folder)."""
+    return tuple(rule[:MAX_HINT_CHARS] for rule in matching_rules(instructions, notification, folder_names)[:MAX_HINTS])
+
+
+def matching_rules(instructions: str, notification: Notification, folder_names: Iterable[str] = ()
+                   ) -> tuple[str, ...]:
+    """Every rule of ``instructions`` that shares a content word (or a Chinese piece) with the notification, whole and
+    in the order the user wrote them."""
     if not instructions:
         return ()
     text = notification_text(notification)
     words = content_words(text)
-    shown: list[str] = []
-    for rule, keys, pieces in rule_keys(instructions, tuple(folder_names)):
-        if keys & words or any(p in text for p in pieces):
-            shown.append(rule[:MAX_HINT_CHARS])
-            if len(shown) == MAX_HINTS:
-                break
-    return tuple(shown)
+    return tuple(rule for rule, keys, pieces in rule_keys(instructions, tuple(folder_names))
+                 if keys & words or any(p in text for p in pieces))
 
 
 def hint_line(hints: Sequence[str]) -> str:

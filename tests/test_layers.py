@@ -37,7 +37,7 @@ def modules(root: str) -> list[Path]:
 # the sentence encoder and folder prior the types and the model cache; the public Classifier all of these; the
 # command line and file tools anything.
 TYPES = {"errors", "notification", "folders", "result", "schema", "prompt", "chat_template", "dev_split",
-         "folder_codes", "priority_mapping", "files", "preference_hints", "example_hints", "lru"}
+         "folder_codes", "priority_mapping", "files", "preference_hints", "stated_priority", "example_hints", "lru"}
 MAY_IMPORT = {"types": {"types"}, "models": {"types", "models"}, "engine": {"types", "engine"},
               "corrections": {"types"}, "embedding": {"types", "models", "embedding"},
               "api": {"types", "models", "engine", "corrections", "embedding", "api"},

@@ -29,6 +29,7 @@ from ..preference_hints import MAX_HINT_TOKENS, PREFERENCE_HINTS_KEY, matching_p
 from ..prompt import PromptExample, build_prompt, notification_fields
 from ..result import Classification
 from ..schema import PRIORITIES, grammar_from_schema, output_schema, render_answer, validate_output
+from ..stated_priority import STATED_PRIORITY_BONUS, priority_rules, stated_priority, with_bonus
 from ..lru import LRU
 from .prefix_cache import PrefixCache, PromptStateStore
 
@@ -47,9 +48,13 @@ CONTENT_FREE = (Notification(app="N/A", title="N/A", body="N/A"), Notification(t
 
 
 class FolderPrior(Protocol):
-    """Log-space bonuses for the folders, one row per notification (``notifclf.embedding.folder_prior``)."""
+    """Log-space bonuses for the folders, one row per notification (``notifclf.embedding.folder_prior``). A prior
+    whose ``rule_bar`` is set (the reader's) also reads the user's rules: ``likeness`` gives the cosines of
+    notifications (rows) to rule sentences (columns), and a rule at least ``rule_bar`` alike may apply."""
 
     def bias(self, folders: tuple[Folder, ...], notes: Sequence[Notification]) -> np.ndarray: ...
+
+    def likeness(self, texts: Sequence[str], notes: Sequence[Notification]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -130,10 +135,11 @@ class Engine:
     def __init__(self, model_path: Path, *, chat_format: str, n_threads: int | None, max_notification_tokens: int,
                  decoding: str, result_cache_size: int, prompt_states: PromptStateStore | None,
                  folder_prior: FolderPrior | None = None, folder_orders: int = 1,
-                 calibrate_examples: bool = True) -> None:
+                 calibrate_examples: bool = True, stated_priority_bonus: float = STATED_PRIORITY_BONUS) -> None:
         self.runtime = LlamaRuntime(model_path, n_threads=n_threads)
         self.folder_orders = folder_orders
         self.calibrate_examples = calibrate_examples
+        self.stated_priority_bonus = stated_priority_bonus
         self._example_shifts: LRU[PromptSetup, np.ndarray] = LRU(_MAX_PREPARED)
         self.folder_labels = self.runtime.metadata(FOLDER_LABELS_KEY) or "names"
         if self.folder_labels not in FOLDER_LABELS:
@@ -337,6 +343,36 @@ class Engine:
         return tails
 
     def _decode(self, prepared: _Prepared, notes: list[Notification]) -> list[Classification]:
+        results = self._decode_model(prepared, notes)
+        if not (self.stated_priority_bonus and prepared.setup.instructions):
+            return results
+        return [self._with_stated_priority(prepared, result, stated)
+                for result, stated in zip(results, self._stated_priorities(prepared.setup, notes))]
+
+    def _stated_priorities(self, setup: PromptSetup, notes: list[Notification]) -> list[int | None]:
+        """Per notification, the priority a rule that may apply to it states (:mod:`..stated_priority`): rules that
+        share a word with it, or, when the folder prior reads rules (the reader), rules alike to it."""
+        rules = priority_rules(setup.instructions)
+        if not rules:
+            return [None] * len(notes)
+        bar = getattr(self.folder_prior, "rule_bar", None)
+        likeness = self.folder_prior.likeness([r for r, _ in rules], notes) if bar is not None else None
+        names = [f.name for f in setup.folders]
+        return [stated_priority(setup.instructions, note, names, None if likeness is None else likeness[i], bar)
+                for i, note in enumerate(notes)]
+
+    def _with_stated_priority(self, prepared: _Prepared, result: Classification, stated: int | None
+                              ) -> Classification:
+        """The result with the priority a matching preference states given its bonus (:mod:`..stated_priority`):
+        the priority digit re-chosen from the model's distribution times exp(bonus), that distribution reported."""
+        if stated is None or not result.priority_distribution:
+            return result
+        probs = with_bonus([result.priority_distribution[p] for p in PRIORITIES], stated, self.stated_priority_bonus)
+        return _result(prepared, result.folder, PRIORITIES[int(np.argmax(probs))],
+                       np.array([result.folder_distribution[f.name] for f in prepared.setup.folders])
+                       if result.folder_distribution else None, probs)
+
+    def _decode_model(self, prepared: _Prepared, notes: list[Notification]) -> list[Classification]:
         if not notes:
             return []
         rt = self.runtime

@@ -1,0 +1,112 @@
+"""The priority a preference states: parsed from the rule, matched by a shared word, given a bonus at the digit."""
+
+import numpy as np
+import pytest
+
+from notifclf import Classifier, Notification
+from notifclf.folders import DEFAULT_FOLDERS
+from notifclf.stated_priority import rule_priority, stated_priority, with_bonus
+
+DEFAULTS = [f.name for f in DEFAULT_FOLDERS]
+RULES = "GitHub can always wait, even failed builds.\nAnything from my boss Renata Okafor is priority 3."
+
+
+@pytest.mark.parametrize("rule, priority", [
+    ("Anything from my boss Renata Okafor is priority 3.", 3),
+    ("Emails to the Northwind all-staff list go to Promotions, priority 1.", 1),
+    ("GitHub can always wait, even failed builds.", 1),
+    ("Strava can wait until later today.", 2),     # "can wait" inside a priority-2 phrase
+    ("Calendar invites are not urgent.", 1),       # "urgent" inside a priority-1 phrase
+    ("Anything about my car is urgent.", 3),
+    ("Rota changes need my attention right away.", 3),
+    ("来自 微信 的通知一律优先级 2。", 2),
+    ("淘宝 的通知都不急。", 1),
+    ("Todo lo de Bizum es prioridad 3.", 3),
+    ("Messages from Anna are top priority (3).", 3),
+    ("Put everything from Venmo in Personal.", None),
+    ("Alerts from the bank are priority 1, outages priority 3.", None),  # two numbers that disagree: no guess
+])
+def test_rule_priority_reads_numbers_and_words(rule, priority):
+    assert rule_priority(rule) == priority
+
+
+def test_stated_priority_is_the_last_matching_rule_that_states_one():
+    github = Notification(app="GitHub", title="CI failed on main", body="build #812 failed")
+    assert stated_priority(RULES, github, DEFAULTS) == 1
+    boss = Notification(app="Slack", title="Renata Okafor", body="got a sec?")
+    assert stated_priority(RULES, boss, DEFAULTS) == 3
+    both = Notification(app="GitHub", title="Renata Okafor commented", body="see PR")
+    assert stated_priority(RULES, both, DEFAULTS) == 3  # both rules match: the one written last wins
+    assert stated_priority(RULES, Notification(app="Gmail", title="Lunch?"), DEFAULTS) is None
+    assert stated_priority("", github, DEFAULTS) is None
+    assert stated_priority("Put everything from GitHub in Work.", github, DEFAULTS) is None
+
+
+def test_with_bonus_moves_mass_to_the_stated_priority_only():
+    probs = np.array([0.1, 0.3, 0.6])
+    assert np.allclose(with_bonus(probs, 2, 0.0), probs)
+    boosted = np.array(with_bonus(probs, 1, np.log(6.0)))  # 0.1 * 6 = 0.6: ties with priority 3
+    assert np.isclose(boosted.sum(), 1.0) and np.isclose(boosted[0], boosted[2])
+    assert int(np.argmax(with_bonus(probs, 1, 100.0))) == 0
+
+
+def test_the_bonus_moves_the_priority_of_matching_notifications_and_nothing_else(tiny_qwen2):
+    notes = [{"app": "GitHub", "title": "CI failed on main", "body": "build failed"},
+             {"app": "Slack", "title": "Renata Okafor", "body": "got a sec?"},
+             {"app": "Gmail", "title": "Lunch?", "body": "tomorrow at noon"}]
+    plain = Classifier(tiny_qwen2, instructions=RULES, stated_priority_bonus=0, progress=False,
+                       persist_prompt_states=False)
+    forced = Classifier(tiny_qwen2, instructions=RULES, stated_priority_bonus=100, progress=False,
+                        persist_prompt_states=False, decoding="grammar")
+    try:
+        before, after = plain.classify_many(notes), forced.classify_many(notes)
+    finally:
+        plain.close()
+        forced.close()
+    assert [r.folder for r in after] == [r.folder for r in before]           # the folder is never moved
+    assert [r.priority for r in after[:2]] == [1, 3]                          # the rules' priorities win
+    assert after[2].priority == before[2].priority                           # no rule matches: the model's
+    assert after[0].priority_distribution[1] > before[0].priority_distribution[1]
+    assert np.isclose(sum(after[0].priority_distribution.values()), 1.0)
+
+
+@pytest.mark.parametrize("bonus", [-1, 101, True, "2"])
+def test_a_bonus_out_of_range_is_refused(tiny_qwen2, bonus):
+    with pytest.raises(ValueError, match="stated_priority_bonus"):
+        Classifier(tiny_qwen2, stated_priority_bonus=bonus, progress=False)
+
+
+def test_a_rule_alike_to_a_notification_may_apply_without_a_shared_word():
+    rules = "Rota changes need my attention right away.\nPut everything from Venmo in Personal."
+    roster = Notification(app="Healthroster", title="Roster updated", body="Your shifts for next week changed")
+    assert stated_priority(rules, roster, DEFAULTS) is None                          # no word in common
+    assert stated_priority(rules, roster, DEFAULTS, likeness=[0.55], bar=0.4) == 3   # alike enough
+    assert stated_priority(rules, roster, DEFAULTS, likeness=[0.35], bar=0.4) is None
+
+
+def test_the_reader_reads_rules_and_moves_only_the_priority(tiny_qwen2, encoder, tmp_path):
+    from notifclf.embedding.folder_prior import EmbeddingFolderPrior
+
+    rules = "Shift schedule changes at work are urgent."
+    notes = [{"app": "Healthroster", "title": "Roster updated", "body": "Your hours for next week were moved"},
+             {"app": "Spotify", "title": "New album", "body": "A new playlist of songs for you"}]
+    assert all(stated_priority(rules, Notification.coerce(n), DEFAULTS) is None for n in notes)  # no shared word
+    prior = EmbeddingFolderPrior(encoder, weight=0.0, rule_bar=0.35)
+    cos = prior.likeness([rules], [Notification.coerce(n) for n in notes])
+    assert cos.shape == (2, 1) and cos[0, 0] >= 0.35 > cos[1, 0]  # the roster is alike to the rule, the album is not
+    answers = {}
+    for bonus in (0, 100):
+        with Classifier(tiny_qwen2, instructions=rules, folder_prior=prior, stated_priority_bonus=bonus,
+                        progress=False, persist_prompt_states=False, corrections_path=tmp_path / "none.sqlite3") as clf:
+            answers[bonus] = clf.classify_many(notes)
+    assert [r.folder for r in answers[100]] == [r.folder for r in answers[0]]
+    assert answers[100][0].priority == 3 and answers[100][1].priority == answers[0][1].priority
+
+
+def test_only_the_reader_reads_rules_and_says_so_before_it_is_loaded():
+    from notifclf.embedding.folder_prior import DeferredFolderPrior
+    from notifclf.stated_priority import RULE_LIKENESS_BAR
+
+    reader, published = DeferredFolderPrior("reader"), DeferredFolderPrior("embeddings")
+    assert reader.rule_bar == RULE_LIKENESS_BAR and published.rule_bar is None
+    assert not reader.loaded and not published.loaded
