@@ -1,15 +1,17 @@
-"""Choosing how a preference's stated priority weighs (notifclf/stated_priority.py: ``STATED_PRIORITY_BONUS``, the
-bonus, and ``RULE_LIKENESS_BAR``, the folder reader's cosine at which a rule may apply without a shared word).
+"""Choosing the bonus a preference's stated priority gets (``STATED_PRIORITY_BONUS`` in notifclf/stated_priority.py).
 
 Never on the evaluation suites: on dev-split notifications (rows the model never trained on) under the four default
 folders and rules sampled as training samples them (``convert.train.preferences.sample_preference``: by app, sender
 or category, priorities 1-3 as numbers or words, several languages), from the dev rows' own apps, chat senders and
 categories. Each scenario states 1-3 rules; its rows are some that a priority rule decides (gold: the rule's
-priority), some that a rule shares a word with and does not decide, and some drawn from the rest (gold: the row's
-own priority; the bonus should leave both alone). The model reads each scenario once, with no bonus; each (bar,
-bonus) is then applied to the priority distributions it gave (the bonus only re-chooses the last digit, so this is
-what the runtime would answer). Chosen: the pair with the most right priorities, rows a rule decides and rows none
-decides weighing the same (ties: the first in the grid, no likeness before a bar, lower bars and bonuses first).
+priority) and some that a rule shares a word with but does not decide (gold: the row's own priority; the bonus
+should leave them alone). The model reads each scenario once, with no bonus; each bonus is then applied to the
+priority distributions it gave (the bonus only re-chooses the last digit, so this is what the runtime would answer).
+Chosen: the bonus with the most right priorities, the two kinds of rows weighing the same (ties: the smaller).
+
+(A variant that also let a rule apply where the folder reader's cosine between rule and notification cleared a bar,
+with rows no rule touches added to the second kind, chose bar 0.35 and bonus 3 here and lost on the preferences
+suites: commit 4aacc2e, docs/experiments.md.)
 
     python evals/choose_priority_bonus.py [--model NAME|PATH] [--data train.jsonl] [--scenarios 80] [--seed 0]
 """
@@ -29,22 +31,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from convert.train.preferences import apply_preferences, sample_preference  # noqa: E402
 from convert.train.rows import DEFAULT_DATA, load_rows, notification_of, split_rows  # noqa: E402
 from convert.train.taxonomy import load_taxonomy  # noqa: E402
-from notifclf.embedding.folder_prior import notification_text, reader_encoder  # noqa: E402
 from notifclf.folders import DEFAULT_FOLDERS  # noqa: E402
-from notifclf.preference_hints import matching_rules  # noqa: E402
 from notifclf.schema import PRIORITIES  # noqa: E402
-from notifclf.stated_priority import priority_rules, with_bonus  # noqa: E402
+from notifclf.stated_priority import stated_priority, with_bonus  # noqa: E402
 from run_heldout import model_only_classifier  # noqa: E402
 
-BONUSES = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 100.0)
-BARS = (None, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6)  # None: shared words only
+BONUSES = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 100.0)
 CHAT = ("work_chat", "family_chat", "friends_chat")
-PER_RULE, SHARED, OTHERS = 3, 4, 6  # rows each rule decides, rows a rule shares a word with, other rows: per scenario
+PER_RULE, MISSES = 3, 4  # rows a priority rule decides (each rule), rows a rule matches and does not decide
+
+Row = tuple[int, int, "int | None", bool]  # dev row index, gold priority, stated priority (or None), a rule decides it
 
 
-
-def scenarios(dev: list[dict], cats: list[str | None], n: int, seed: int) -> list[tuple[str, list[tuple[int, int, bool]]]]:
-    """(instructions, [(dev row index, gold priority, a rule decides it)]) per scenario."""
+def scenarios(dev: list[dict], cats: list[str | None], n: int, seed: int) -> list[tuple[str, list[Row]]]:
+    """(instructions, rows) per scenario."""
     taxonomy = load_taxonomy()
     names = [f.name for f in DEFAULT_FOLDERS]
     apps = sorted(a for a, k in Counter(r.get("app_name") or "" for r in dev).items() if a and k >= 3)
@@ -59,20 +59,17 @@ def scenarios(dev: list[dict], cats: list[str | None], n: int, seed: int) -> lis
         prefs = [sample_preference(rng, names, apps, senders, topics, priorities=(1, 2, 3))
                  for _ in range(rng.choice((1, 2, 3)))]
         instructions = "\n".join(p.text for p in prefs)
-        if not priority_rules(instructions):
-            continue
-        stating = {rule for rule, _ in priority_rules(instructions)}
-        decided, shared, others = [], [], []
+        decided, missed = [], []
         for i, (row, cat) in enumerate(zip(dev, cats)):
             _, rule = apply_preferences(prefs, row, cat)
+            stated = stated_priority(instructions, notes[i], names)
             if rule is not None:
-                decided.append((i, rule, True))
-            elif stating & set(matching_rules(instructions, notes[i], names)):
-                shared.append((i, int(row["priority"]), False))
-            else:
-                others.append((i, int(row["priority"]), False))
-        found.append((instructions, rng.sample(decided, min(PER_RULE * len(prefs), len(decided)))
-                      + rng.sample(shared, min(SHARED, len(shared))) + rng.sample(others, min(OTHERS, len(others)))))
+                decided.append((i, rule, stated, True))
+            elif stated is not None:
+                missed.append((i, int(row["priority"]), stated, False))
+        rows = rng.sample(decided, min(PER_RULE * len(prefs), len(decided))) + rng.sample(missed, min(MISSES, len(missed)))
+        if any(stated is not None for _, _, stated, _ in rows):
+            found.append((instructions, rows))
     return found
 
 
@@ -86,44 +83,30 @@ def main(argv=None) -> int:
     _, dev = split_rows(load_rows(args.data))
     taxonomy = load_taxonomy()
     cats = [taxonomy.category_of(r) for r in dev]
-    notes = [notification_of(r) for r in dev]
-    encoder = reader_encoder()
-    rows = encoder.encode([notification_text(n) for n in notes])
-    names = [f.name for f in DEFAULT_FOLDERS]
-    read = []  # (a rule decides it, gold, [(shares a word, cosine, stated priority) per rule], the model's P(priority))
+    read = []  # (a rule decides it, gold, stated, the model's priority distribution)
     clf = model_only_classifier(args.model, stated_priority_bonus=0.0)
     try:
-        for instructions, picked in scenarios(dev, cats, args.scenarios, args.seed):
-            rules = priority_rules(instructions)
-            cosines = rows[[i for i, _, _ in picked]] @ encoder.encode([r for r, _ in rules]).T
+        for instructions, rows in scenarios(dev, cats, args.scenarios, args.seed):
             clf.set_folders(None, instructions)
-            results = clf.classify_many([notes[i] for i, _, _ in picked])
-            for (i, gold, decided), cos, result in zip(picked, cosines, results):
-                shared = set(matching_rules(instructions, notes[i], names))
-                read.append((decided, gold, [(r in shared, float(c), q) for (r, q), c in zip(rules, cos)],
-                             [result.priority_distribution[q] for q in PRIORITIES]))
+            results = clf.classify_many([notification_of(dev[i]) for i, _, _, _ in rows])
+            for (_, gold, stated, decided), result in zip(rows, results):
+                read.append((decided, gold, stated, [result.priority_distribution[q] for q in PRIORITIES]))
     finally:
         clf.close()
     print(f"{args.scenarios} scenarios of sampled rules over {len(dev)} dev rows: {sum(r[0] for r in read)} rows a "
-          f"priority rule decides, {sum(not r[0] for r in read)} rows none decides "
-          f"({sum(not r[0] and any(s for s, _, _ in r[2]) for r in read)} of them share a word with a rule)")
-
-    def right(bar: float | None, bonus: float) -> tuple[float, float]:
-        hits: dict[bool, list[bool]] = {True: [], False: []}
-        for decided, gold, rules, probs in read:
-            stated = [q for shared, cos, q in rules if shared or (bar is not None and cos >= bar)]
-            chosen = PRIORITIES[int(np.argmax(with_bonus(probs, stated[-1], bonus) if stated else probs))]
-            hits[decided].append(chosen == gold)
-        return float(np.mean(hits[True])), float(np.mean(hits[False]))
-
-    base = right(None, 0.0)
-    print(f"  no bonus: rows a rule decides, priority as it says {base[0]:.1%}; rows none decides, priority right "
-          f"{base[1]:.1%}")
-    grid = [(bar, bonus, *right(bar, bonus)) for bar in BARS for bonus in BONUSES]
-    for bar, bonus, follows, kept in grid:
-        print(f"  bar {'words only' if bar is None else f'{bar:.2f}':>10}  bonus {bonus:5.1f}: {follows:.1%} / {kept:.1%}")
-    bar, bonus, follows, kept = max(grid, key=lambda g: g[2] + g[3])
-    print(f"chosen: bar {bar}, bonus {bonus} ({follows:.1%} / {kept:.1%})")
+          f"priority rule decides ({sum(r[0] and r[2] is not None for r in read)} of them matched by a word), "
+          f"{sum(not r[0] for r in read)} rows a rule matches by a word and does not decide")
+    scores = []
+    for bonus in BONUSES:
+        right: dict[bool, list[bool]] = {True: [], False: []}
+        for decided, gold, stated, probs in read:
+            chosen = PRIORITIES[int(np.argmax(with_bonus(probs, stated, bonus) if stated else probs))]
+            right[decided].append(chosen == gold)
+        follows, kept = float(np.mean(right[True])), float(np.mean(right[False]))
+        scores.append(follows + kept)
+        print(f"  bonus {bonus:5.1f}: decided rows' priority as the rule says {follows:.1%}, "
+              f"matched-not-decided rows' priority right {kept:.1%}")
+    print(f"chosen: bonus {BONUSES[int(np.argmax(scores))]}")
     return 0
 
 

@@ -1,17 +1,15 @@
 """The priority a user's preference states, given weight where the rule may apply (issue 12).
 
 A small model reads "GitHub can always wait, even failed builds" and still rates a failed build 3: the rule is read,
-and outweighed by urgent content. Where a rule may apply to a notification and states a priority, as a number
-("priority 3", "prioridad 1", "优先级 3") or in words ("urgent", "can always wait", "worth a look today", "不急"),
-that priority gets a bonus in log space over the model's own distribution of the priority digit (the last choice of
-the answer, so the folder is never touched). A rule may apply when it shares a word with the notification
-(:func:`notifclf.preference_hints.matching_rules`, the generous lexical match of the preference hints) or, with the
-folder reader loaded (``folder_prior`` "reader", the default model's), when the reader's cosine between the rule and
-the notification clears :data:`RULE_LIKENESS_BAR` ("Rota changes need my attention right away" for "Roster
-updated"). The model's distribution keeps a say: the bonus is bounded (:data:`STATED_PRIORITY_BONUS`); bar and bonus
-were chosen on notifications of the dev split under rules sampled as training writes them, never on the evaluation
-suites (``evals/choose_priority_bonus.py``). When several rules that may apply state a priority, the last one the user
-wrote wins, as for labels in training.
+and outweighed by urgent content. Where a rule shares a word with the notification
+(:func:`notifclf.preference_hints.matching_rules`, the same generous lexical match the preference hints use) and
+states a priority, as a number ("priority 3", "prioridad 1", "优先级 3") or in words ("urgent", "can always wait",
+"worth a look today", "不急"), that priority gets a bonus in log space over the model's own distribution of the
+priority digit (the last choice of the answer, so the folder is never touched). The model's distribution keeps a say:
+the bonus is bounded (:data:`STATED_PRIORITY_BONUS`, chosen on notifications of the dev split under rules sampled as
+training writes them, never on the evaluation suites: ``evals/choose_priority_bonus.py``), so a rule that only shares
+a word (another Okafor than the boss) moves a priority the model was unsure of, not one it was sure of. When several
+matching rules state a priority, the last one the user wrote wins, as for labels in training.
 """
 
 from __future__ import annotations
@@ -24,10 +22,8 @@ from functools import lru_cache
 from .notification import Notification
 from .preference_hints import matching_rules, rule_sentences
 
-# log-space bonus for the stated priority, and the reader's cosine at which a rule may apply without a shared word
-# (evals/choose_priority_bonus.py; a bonus of 0 turns it off)
-STATED_PRIORITY_BONUS = 3.0
-RULE_LIKENESS_BAR = 0.35
+# log-space bonus for the stated priority (evals/choose_priority_bonus.py; 0 turns it off)
+STATED_PRIORITY_BONUS = 0.5
 
 _NUMBERED = re.compile(r"(?:priority|prioridad|priorité|priorität|prioridade|优先级(?:为|是)?)\s*:?\s*([123])(?!\d)"
                        r"|\(\s*([123])\s*\)|\bp([123])\b", re.IGNORECASE)
@@ -58,20 +54,14 @@ def priority_rules(instructions: str) -> tuple[tuple[str, int], ...]:
     return tuple((rule, p) for rule in rule_sentences(instructions) if (p := rule_priority(rule)) is not None)
 
 
-def stated_priority(instructions: str, notification: Notification, folder_names: Iterable[str] = (),
-                    likeness: Sequence[float] | None = None, bar: float = RULE_LIKENESS_BAR) -> int | None:
-    """The priority stated by the last rule that may apply to the notification, or None. A rule may apply when it
-    shares a word with it or, given ``likeness`` (the notification's cosine to each of :func:`priority_rules`, in
-    order), when its cosine is at least ``bar``."""
+def stated_priority(instructions: str, notification: Notification, folder_names: Iterable[str] = ()) -> int | None:
+    """The priority stated by the last rule that shares a word with the notification and states one, or None."""
     rules = priority_rules(instructions)
     if not rules:
         return None
     shared = set(matching_rules(instructions, notification, folder_names))
-    stated = None
-    for k, (rule, priority) in enumerate(rules):
-        if rule in shared or (likeness is not None and likeness[k] >= bar):
-            stated = priority
-    return stated
+    stated = [priority for rule, priority in rules if rule in shared]
+    return stated[-1] if stated else None
 
 
 def with_bonus(probs: Sequence[float], priority: int, bonus: float) -> list[float]:

@@ -75,38 +75,3 @@ def test_a_bonus_out_of_range_is_refused(tiny_qwen2, bonus):
     with pytest.raises(ValueError, match="stated_priority_bonus"):
         Classifier(tiny_qwen2, stated_priority_bonus=bonus, progress=False)
 
-
-def test_a_rule_alike_to_a_notification_may_apply_without_a_shared_word():
-    rules = "Rota changes need my attention right away.\nPut everything from Venmo in Personal."
-    roster = Notification(app="Healthroster", title="Roster updated", body="Your shifts for next week changed")
-    assert stated_priority(rules, roster, DEFAULTS) is None                          # no word in common
-    assert stated_priority(rules, roster, DEFAULTS, likeness=[0.55], bar=0.4) == 3   # alike enough
-    assert stated_priority(rules, roster, DEFAULTS, likeness=[0.35], bar=0.4) is None
-
-
-def test_the_reader_reads_rules_and_moves_only_the_priority(tiny_qwen2, encoder, tmp_path):
-    from notifclf.embedding.folder_prior import EmbeddingFolderPrior
-
-    rules = "Shift schedule changes at work are urgent."
-    notes = [{"app": "Healthroster", "title": "Roster updated", "body": "Your hours for next week were moved"},
-             {"app": "Spotify", "title": "New album", "body": "A new playlist of songs for you"}]
-    assert all(stated_priority(rules, Notification.coerce(n), DEFAULTS) is None for n in notes)  # no shared word
-    prior = EmbeddingFolderPrior(encoder, weight=0.0, rule_bar=0.35)
-    cos = prior.likeness([rules], [Notification.coerce(n) for n in notes])
-    assert cos.shape == (2, 1) and cos[0, 0] >= 0.35 > cos[1, 0]  # the roster is alike to the rule, the album is not
-    answers = {}
-    for bonus in (0, 100):
-        with Classifier(tiny_qwen2, instructions=rules, folder_prior=prior, stated_priority_bonus=bonus,
-                        progress=False, persist_prompt_states=False, corrections_path=tmp_path / "none.sqlite3") as clf:
-            answers[bonus] = clf.classify_many(notes)
-    assert [r.folder for r in answers[100]] == [r.folder for r in answers[0]]
-    assert answers[100][0].priority == 3 and answers[100][1].priority == answers[0][1].priority
-
-
-def test_only_the_reader_reads_rules_and_says_so_before_it_is_loaded():
-    from notifclf.embedding.folder_prior import DeferredFolderPrior
-    from notifclf.stated_priority import RULE_LIKENESS_BAR
-
-    reader, published = DeferredFolderPrior("reader"), DeferredFolderPrior("embeddings")
-    assert reader.rule_bar == RULE_LIKENESS_BAR and published.rule_bar is None
-    assert not reader.loaded and not published.loaded

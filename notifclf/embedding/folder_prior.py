@@ -28,7 +28,6 @@ from ..folders import CATCH_ALL_EXAMPLES, Folder
 from ..lru import LRU
 from ..notification import Notification
 from .description_parts import description_parts
-from ..stated_priority import RULE_LIKENESS_BAR
 
 DEFAULT_WEIGHT = 20.0
 READER_ADAPTER = "minilm-notifclf-reader-lora"  # in the adapters directory (models/ in a checkout)
@@ -91,7 +90,7 @@ class EmbeddingFolderPrior:
     (:mod:`.description_parts`). Thread-safe."""
 
     def __init__(self, encoder, *, weight: float = DEFAULT_WEIGHT, catch_all: CatchAllReading | None = None,
-                 parts: float = 0.0, rule_bar: float | None = None) -> None:
+                 parts: float = 0.0) -> None:
         if not isinstance(weight, (int, float)) or not 0 <= weight < 1e6:
             raise ValueError(f"weight must be a non-negative number, got {weight!r}")
         if not isinstance(parts, (int, float)) or not 0 <= parts <= 1:
@@ -100,7 +99,6 @@ class EmbeddingFolderPrior:
         self.weight = float(weight)
         self.catch_all = catch_all
         self.parts = float(parts)
-        self.rule_bar = rule_bar  # a rule this alike to a notification may apply to it (stated_priority.py); None: unread
         self._folders: LRU[tuple[Folder, ...], _FolderRows] = LRU(16)  # the last 16 folder sets
         self._examples: np.ndarray | None = None
         self._lock = threading.Lock()
@@ -147,11 +145,6 @@ class EmbeddingFolderPrior:
             cos[:, found.catch_alls] = self.catch_all.cos
         return self.weight * cos
 
-    def likeness(self, texts: Sequence[str], notes: Sequence[Notification]) -> np.ndarray:
-        """``(len(notes), len(texts))`` cosines between each notification and each text (a rule the user wrote)."""
-        rows = self.encoder.encode([notification_text(n) for n in notes])
-        return (rows @ self.encoder.encode(list(texts)).T).astype(np.float64)
-
 
 class DeferredFolderPrior:
     """A named prior whose encoder is loaded on first use (thread-safe): no prior applies under the four default
@@ -173,16 +166,8 @@ class DeferredFolderPrior:
                 self._prior = _named_prior(self.name, self._cache_dir)
             return self._prior
 
-    @property
-    def rule_bar(self) -> float | None:
-        """The reader's bar for a rule alike to a notification (known before the encoder is loaded)."""
-        return RULE_LIKENESS_BAR if self.name == "reader" else None
-
     def bias(self, folders: tuple[Folder, ...], notes: Sequence[Notification]) -> np.ndarray:
         return self.load().bias(folders, notes)
-
-    def likeness(self, texts: Sequence[str], notes: Sequence[Notification]) -> np.ndarray:
-        return self.load().likeness(texts, notes)
 
 
 def reader_encoder(cache_dir=None):
@@ -202,8 +187,7 @@ def _named_prior(name: str, cache_dir) -> EmbeddingFolderPrior:
     if name == "reader":
         encoder = reader_encoder(cache_dir)
         catch_all = CatchAllReading.from_config(read_adapter_config(adapters_dir() / READER_ADAPTER))
-        return EmbeddingFolderPrior(encoder, weight=READER_WEIGHT, catch_all=catch_all, parts=READER_PARTS,
-                                    rule_bar=RULE_LIKENESS_BAR)
+        return EmbeddingFolderPrior(encoder, weight=READER_WEIGHT, catch_all=catch_all, parts=READER_PARTS)
     return EmbeddingFolderPrior(load_sentence_encoder(cache_dir=cache_dir))
 
 

@@ -29,7 +29,7 @@ from ..preference_hints import MAX_HINT_TOKENS, PREFERENCE_HINTS_KEY, matching_p
 from ..prompt import PromptExample, build_prompt, notification_fields
 from ..result import Classification
 from ..schema import PRIORITIES, grammar_from_schema, output_schema, render_answer, validate_output
-from ..stated_priority import STATED_PRIORITY_BONUS, priority_rules, stated_priority, with_bonus
+from ..stated_priority import STATED_PRIORITY_BONUS, stated_priority, with_bonus
 from ..lru import LRU
 from .prefix_cache import PrefixCache, PromptStateStore
 
@@ -48,13 +48,9 @@ CONTENT_FREE = (Notification(app="N/A", title="N/A", body="N/A"), Notification(t
 
 
 class FolderPrior(Protocol):
-    """Log-space bonuses for the folders, one row per notification (``notifclf.embedding.folder_prior``). A prior
-    whose ``rule_bar`` is set (the reader's) also reads the user's rules: ``likeness`` gives the cosines of
-    notifications (rows) to rule sentences (columns), and a rule at least ``rule_bar`` alike may apply."""
+    """Log-space bonuses for the folders, one row per notification (``notifclf.embedding.folder_prior``)."""
 
     def bias(self, folders: tuple[Folder, ...], notes: Sequence[Notification]) -> np.ndarray: ...
-
-    def likeness(self, texts: Sequence[str], notes: Sequence[Notification]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -346,20 +342,9 @@ class Engine:
         results = self._decode_model(prepared, notes)
         if not (self.stated_priority_bonus and prepared.setup.instructions):
             return results
-        return [self._with_stated_priority(prepared, result, stated)
-                for result, stated in zip(results, self._stated_priorities(prepared.setup, notes))]
-
-    def _stated_priorities(self, setup: PromptSetup, notes: list[Notification]) -> list[int | None]:
-        """Per notification, the priority a rule that may apply to it states (:mod:`..stated_priority`): rules that
-        share a word with it, or, when the folder prior reads rules (the reader), rules alike to it."""
-        rules = priority_rules(setup.instructions)
-        if not rules:
-            return [None] * len(notes)
-        bar = getattr(self.folder_prior, "rule_bar", None)
-        likeness = self.folder_prior.likeness([r for r, _ in rules], notes) if bar is not None else None
-        names = [f.name for f in setup.folders]
-        return [stated_priority(setup.instructions, note, names, None if likeness is None else likeness[i], bar)
-                for i, note in enumerate(notes)]
+        names = [f.name for f in prepared.setup.folders]
+        return [self._with_stated_priority(prepared, result, stated_priority(prepared.setup.instructions, note, names))
+                for note, result in zip(notes, results)]
 
     def _with_stated_priority(self, prepared: _Prepared, result: Classification, stated: int | None
                               ) -> Classification:
