@@ -25,8 +25,9 @@ from .preference_hints import matching_rules, rule_sentences
 # log-space bonus for the stated priority (evals/choose_priority_bonus.py; 0 turns it off)
 STATED_PRIORITY_BONUS = 0.5
 
-_NUMBERED = re.compile(r"(?:priority|prioridad|priorité|priorität|prioridade|优先级(?:为|是)?)\s*:?\s*([123])(?!\d)"
-                       r"|\(\s*([123])\s*\)|\bp([123])\b", re.IGNORECASE)
+# Only a number that follows a word for priority: "P1 incidents are urgent" or "my 3 kids" state no number.
+_NUMBERED = re.compile(r"(?:priority|prioridad|priorité|priorität|prioridade|优先级(?:为|是)?)\s*:?\s*([123])(?!\d)",
+                       re.IGNORECASE)
 # Checked in this order: "can wait until later today" is 2, not "can wait"; "not urgent" is 1, not "urgent".
 _WORDED: tuple[tuple[int, re.Pattern[str]], ...] = tuple((p, re.compile(w, re.IGNORECASE)) for p, w in (
     (2, r"later today|worth a look|medium priority|normal priority|check (?:it |them )?today|今天看|para hoy"),
@@ -39,7 +40,7 @@ _WORDED: tuple[tuple[int, re.Pattern[str]], ...] = tuple((p, re.compile(w, re.IG
 
 def rule_priority(rule: str) -> int | None:
     """The priority one rule states (None when it states none, or numbers that disagree)."""
-    numbers = {int(next(g for g in m.groups() if g)) for m in _NUMBERED.finditer(rule)}
+    numbers = {int(m.group(1)) for m in _NUMBERED.finditer(rule)}
     if numbers:
         return numbers.pop() if len(numbers) == 1 else None
     for priority, pattern in _WORDED:

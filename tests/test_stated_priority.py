@@ -23,6 +23,8 @@ RULES = "GitHub can always wait, even failed builds.\nAnything from my boss Rena
     ("淘宝 的通知都不急。", 1),
     ("Todo lo de Bizum es prioridad 3.", 3),
     ("Messages from Anna are top priority (3).", 3),
+    ("PagerDuty P1 pages are urgent.", 3),          # P1 is a severity, not a stated priority number
+    ("Texts from my 2 kids can wait.", 1),
     ("Put everything from Venmo in Personal.", None),
     ("Alerts from the bank are priority 1, outages priority 3.", None),  # two numbers that disagree: no guess
 ])
