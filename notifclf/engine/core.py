@@ -352,10 +352,11 @@ class Engine:
         the priority digit re-chosen from the model's distribution times exp(bonus), that distribution reported."""
         if stated is None or not result.priority_distribution:
             return result
-        probs = with_bonus([result.priority_distribution[p] for p in PRIORITIES], stated, self.stated_priority_bonus)
-        return _result(prepared, result.folder, PRIORITIES[int(np.argmax(probs))],
-                       np.array([result.folder_distribution[f.name] for f in prepared.setup.folders])
-                       if result.folder_distribution else None, probs)
+        dist = dict(zip(PRIORITIES, with_bonus([result.priority_distribution[p] for p in PRIORITIES], stated,
+                                               self.stated_priority_bonus)))
+        priority = max(dist, key=dist.__getitem__)
+        validate_output({"folder": result.folder, "priority": priority}, prepared.schema)
+        return replace(result, priority=priority, priority_confidence=dist[priority], priority_distribution=dist)
 
     def _decode_model(self, prepared: _Prepared, notes: list[Notification]) -> list[Classification]:
         if not notes:
