@@ -33,7 +33,7 @@ from convert.train.rows import DEFAULT_DATA, load_rows, notification_of, split_r
 from convert.train.taxonomy import load_taxonomy  # noqa: E402
 from notifclf.folders import DEFAULT_FOLDERS  # noqa: E402
 from notifclf.schema import PRIORITIES  # noqa: E402
-from notifclf.stated_priority import stated_priority, with_bonus  # noqa: E402
+from notifclf.stated_priority import rechoose, stated_priority  # noqa: E402
 from run_heldout import model_only_classifier  # noqa: E402
 
 BONUSES = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 100.0)
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     for bonus in BONUSES:
         right: dict[bool, list[bool]] = {True: [], False: []}
         for decided, gold, stated, probs in read:
-            chosen = PRIORITIES[int(np.argmax(with_bonus(probs, stated, bonus) if stated else probs))]
+            chosen = rechoose(probs, stated, bonus)[0] if stated else PRIORITIES[int(np.argmax(probs))]
             right[decided].append(chosen == gold)
         follows, kept = float(np.mean(right[True])), float(np.mean(right[False]))
         scores.append(follows + kept)

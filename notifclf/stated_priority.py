@@ -72,3 +72,9 @@ def with_bonus(probs: Sequence[float], priority: int, bonus: float) -> list[floa
     top = max(logp)
     fused = [math.exp(x - top) for x in logp]
     return [x / sum(fused) for x in fused]
+
+
+def rechoose(probs: Sequence[float], priority: int, bonus: float) -> tuple[int, list[float]]:
+    """The priority (1-3) chosen from ``probs`` with ``bonus`` on ``priority`` (ties: the lower), and that distribution."""
+    fused = with_bonus(probs, priority, bonus)
+    return fused.index(max(fused)) + 1, fused

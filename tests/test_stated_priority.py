@@ -5,7 +5,7 @@ import pytest
 
 from notifclf import Classifier, Notification
 from notifclf.folders import DEFAULT_FOLDERS
-from notifclf.stated_priority import rule_priority, stated_priority, with_bonus
+from notifclf.stated_priority import rechoose, rule_priority, stated_priority, with_bonus
 
 DEFAULTS = [f.name for f in DEFAULT_FOLDERS]
 RULES = "GitHub can always wait, even failed builds.\nAnything from my boss Renata Okafor is priority 3."
@@ -77,3 +77,10 @@ def test_a_bonus_out_of_range_is_refused(tiny_qwen2, bonus):
     with pytest.raises(ValueError, match="stated_priority_bonus"):
         Classifier(tiny_qwen2, stated_priority_bonus=bonus, progress=False)
 
+
+
+def test_rechoose_returns_the_priority_and_the_distribution_it_was_chosen_from():
+    chosen, dist = rechoose([0.1, 0.3, 0.6], 2, 0.0)
+    assert chosen == 3 and np.allclose(dist, [0.1, 0.3, 0.6])   # no bonus: the model's own choice
+    chosen, dist = rechoose([0.1, 0.3, 0.6], 1, 100.0)
+    assert chosen == 1 and dist[0] == max(dist)

@@ -29,7 +29,7 @@ from ..preference_hints import MAX_HINT_TOKENS, PREFERENCE_HINTS_KEY, matching_p
 from ..prompt import PromptExample, build_prompt, notification_fields
 from ..result import Classification
 from ..schema import PRIORITIES, grammar_from_schema, output_schema, render_answer, validate_output
-from ..stated_priority import STATED_PRIORITY_BONUS, stated_priority, with_bonus
+from ..stated_priority import STATED_PRIORITY_BONUS, rechoose, stated_priority
 from ..lru import LRU
 from .prefix_cache import PrefixCache, PromptStateStore
 
@@ -352,9 +352,9 @@ class Engine:
         the priority digit re-chosen from the model's distribution times exp(bonus), that distribution reported."""
         if stated is None or not result.priority_distribution:
             return result
-        dist = dict(zip(PRIORITIES, with_bonus([result.priority_distribution[p] for p in PRIORITIES], stated,
-                                               self.stated_priority_bonus)))
-        priority = max(dist, key=dist.__getitem__)
+        priority, fused = rechoose([result.priority_distribution[p] for p in PRIORITIES], stated,
+                                   self.stated_priority_bonus)
+        dist = dict(zip(PRIORITIES, fused))
         validate_output({"folder": result.folder, "priority": priority}, prepared.schema)
         return replace(result, priority=priority, priority_confidence=dist[priority], priority_distribution=dist)
 
