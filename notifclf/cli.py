@@ -17,6 +17,7 @@ from .embedding.folder_prior import PRIOR_CHOICES
 from .errors import InvalidNotificationError, NotifclfError
 from .folders import load_folders_file
 from .ray_batch import add_ray_options
+from .stated_priority import STATED_PRIORITY_BONUS
 
 if TYPE_CHECKING:
     from .classifier import Classifier
@@ -45,6 +46,27 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--folder-orders", type=int, choices=[1, 2, 3], default=1,
                    help="read each notification with the folder list in this many orders and sum the folder "
                         "log-probabilities (steadier on your own folders, that many times slower)")
+    p.add_argument("--stated-priority-bonus", type=_bonus, default=STATED_PRIORITY_BONUS, metavar="0-100",
+                   help="weight (log space) given to the priority a matching preference states, e.g. 'GitHub can "
+                        f"always wait' (default {STATED_PRIORITY_BONUS}; 0: the model's own priority; README)")
+
+
+def _bonus(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 100, got {text!r}")
+    return value
+
+
+def reading_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The Classifier options of :func:`add_model_options` that change how notifications are read, the same for
+    ``classify``, ``batch``, ``eval`` and ``batch --ray``."""
+    return {"corrections_path": args.corrections, "folder_prior": args.folder_prior,
+            "folder_orders": args.folder_orders, "corrections_by": args.corrections_by,
+            "stated_priority_bonus": args.stated_priority_bonus}
 
 
 def classifier_from_args(args: argparse.Namespace) -> Classifier:
@@ -53,9 +75,7 @@ def classifier_from_args(args: argparse.Namespace) -> Classifier:
 
     folders = load_folders_file(args.folders) if args.folders else None
     return Classifier(args.model, folders=folders, instructions=args.instructions, cache_dir=args.cache_dir,
-                      n_threads=args.threads, progress=sys.stderr.isatty(), corrections_path=args.corrections,
-                      folder_prior=args.folder_prior, folder_orders=args.folder_orders,
-                      corrections_by=args.corrections_by)
+                      n_threads=args.threads, progress=sys.stderr.isatty(), **reading_options(args))
 
 
 def _notification_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -106,7 +126,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if args.ray:
         from .ray_batch import run_batch
 
-        return run_batch(args)
+        return run_batch(args, reading_options(args))
     from tqdm.auto import tqdm
 
     from .batch_file import classify_jsonl
@@ -144,8 +164,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     folders = load_folders_file(args.folders) if args.folders else suite_folders
     clf = Classifier(args.model, folders=folders, instructions=args.instructions, cache_dir=args.cache_dir,
                      n_threads=args.threads, progress=sys.stderr.isatty(), result_cache_size=0,
-                     corrections_path=args.corrections, folder_prior=args.folder_prior,
-                     folder_orders=args.folder_orders, corrections_by=args.corrections_by)
+                     **reading_options(args))
     with clf, tqdm(total=len(rows), unit="notif", disable=not args.progress) as bar:
         report = evaluate(clf, rows, progress=bar)
     print(report.table())

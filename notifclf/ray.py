@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import Classification, Classifier, Folder, InvalidFoldersError, Notification, NotifclfError
+from .stated_priority import STATED_PRIORITY_BONUS
 
 logger = logging.getLogger("notifclf")
 
@@ -92,13 +93,11 @@ class _LabelActor:
     """One per Ray actor: loads the model once, then labels one batch (a pyarrow Table) per call."""
 
     def __init__(self, model: str | None, folders: tuple[Folder, ...] | None, instructions: str | None,
-                 cache_dir: str | None, n_threads: int, json_column: str | None, corrections_path: str | None = None,
-                 folder_prior: str | None = "auto", folder_orders: int = 1, corrections_by: str = "examples") -> None:
+                 cache_dir: str | None, n_threads: int, json_column: str | None, **reading: Any) -> None:
+        """``reading``: the Classifier options of :func:`label_dataset` that change how notifications are read."""
         with _node_model_lock():
             self._clf = Classifier(model, folders=folders, instructions=instructions, cache_dir=cache_dir,
-                                   n_threads=n_threads, progress=False, corrections_path=corrections_path,
-                                   folder_prior=folder_prior, folder_orders=folder_orders,
-                                   corrections_by=corrections_by)
+                                   n_threads=n_threads, progress=False, **reading)
         self._json_column = json_column
         logger.info("notifclf actor pid %d loaded %s with %d thread(s)", os.getpid(), self._clf.model_path, n_threads)
 
@@ -190,6 +189,7 @@ def label_dataset(
     folder_prior: str | None = "auto",
     folder_orders: int = 1,
     corrections_by: str = "examples",
+    stated_priority_bonus: float = STATED_PRIORITY_BONUS,
 ) -> ray.data.Dataset:
     """Label every row of ``ds``; returns a lazy Dataset with the input's columns plus ``folder``, ``priority``,
     ``folder_confidence``, ``priority_confidence`` and ``error``.
@@ -202,8 +202,8 @@ def label_dataset(
     set on the Dataset's execution context, which Ray Data shares with the Dataset ``ds`` derives from.
 
     Each actor loads one :class:`Classifier` (``model``, ``folders``, ``instructions``, ``cache_dir``,
-    ``corrections_path`` (a store every node can read), ``corrections_by``, ``folder_prior`` and ``folder_orders``
-    as there;
+    ``corrections_path`` (a store every node can read), ``corrections_by``, ``folder_prior``, ``folder_orders`` and
+    ``stated_priority_bonus`` as there;
     the model is resolved on the worker's node: cached, built or assembled on first use) with
     ``threads_per_actor`` llama.cpp threads and reserves that many CPUs. ``concurrency`` is the number of actors,
     or ``(min, max)`` for an autoscaling pool; by default as many as fit the cluster's CPUs with one CPU left free
@@ -235,7 +235,7 @@ def label_dataset(
                                    "cache_dir": None if cache_dir is None else str(cache_dir), "json_column": json_column,
                                    "corrections_path": None if corrections_path is None else str(corrections_path),
                                    "folder_prior": folder_prior, "folder_orders": folder_orders,
-                                   "corrections_by": corrections_by},
+                                   "corrections_by": corrections_by, "stated_priority_bonus": stated_priority_bonus},
             batch_size=batch_size,
             batch_format="pyarrow",
             compute=compute,

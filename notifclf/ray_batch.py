@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from typing import Any
 
 logger = logging.getLogger("notifclf")
 
@@ -41,8 +42,9 @@ def _failure(exc: BaseException) -> str:
     return lines[-1] if lines else type(exc).__name__
 
 
-def run_batch(args: argparse.Namespace) -> int:
-    """Read ``args.input``, label it on Ray, write ``args.output``; exit status 1 if any row became an error."""
+def run_batch(args: argparse.Namespace, reading: dict[str, Any]) -> int:
+    """Read ``args.input``, label it on Ray, write ``args.output``; exit status 1 if any row became an error.
+    ``reading``: the Classifier options that change how notifications are read (``cli.reading_options``)."""
     from . import load_folders_file
     from . import ray as notifclf_ray  # raises RayNotInstalledError with the install hint
 
@@ -65,8 +67,7 @@ def run_batch(args: argparse.Namespace) -> int:
         labeled = notifclf_ray.label_dataset(
             ds, folders=folders, instructions=args.instructions, model=args.model, cache_dir=args.cache_dir,
             batch_size=args.batch_size, concurrency=workers, threads_per_actor=threads, json_column=json_column,
-            corrections_path=args.corrections, folder_prior=args.folder_prior, folder_orders=args.folder_orders,
-            corrections_by=args.corrections_by)
+            **reading)
         try:
             if str(args.output).endswith(".jsonl"):
                 rows, errors = notifclf_ray.write_jsonl(labeled, args.output)

@@ -134,3 +134,26 @@ def test_reading_options_give_the_api_result_and_bad_values_are_refused(tiny_qwe
         assert json.loads(proc.stdout) == clf.classify(note).to_dict()
     refused = run_cli("classify", "--model", str(tiny_qwen2), flag, bad, stdin="{}")
     assert refused.returncode == 2 and said in refused.stderr
+
+
+def test_stated_priority_bonus_reaches_the_classifier_and_bad_values_are_refused(tiny_qwen2, folders_file, tmp_path):
+    from notifclf import Classifier, load_folders_file
+
+    rule = "Anything from my bank is priority 3."
+    notes = [{"app": "Chase", "title": f"Your bank statement {i}", "body": "details " * i} for i in range(6)]
+    options = dict(folders=load_folders_file(folders_file), instructions=rule, cache_dir=tmp_path, progress=False,
+                   corrections_path=tmp_path / "none.sqlite3")
+    for bonus in ("0", "100"):
+        got = [json.loads(run_cli("classify", "--model", str(tiny_qwen2), "--folders", str(folders_file),
+                                  "--instructions", rule, "--cache-dir", str(tmp_path), "--corrections",
+                                  str(tmp_path / "none.sqlite3"), "--stated-priority-bonus", bonus,
+                                  stdin=json.dumps(note)).stdout) for note in notes]
+        with Classifier(tiny_qwen2, stated_priority_bonus=float(bonus), **options) as clf:
+            assert got == [clf.classify(note).to_dict() for note in notes]
+        if bonus == "0":
+            assert {r["priority"] for r in got} != {3}  # the tiny model alone does not say 3 to all of them
+        else:
+            assert {r["priority"] for r in got} == {3}  # the rule's priority, forced
+    for bad in ("-1", "101", "nan", "lots"):
+        refused = run_cli("classify", "--model", str(tiny_qwen2), "--stated-priority-bonus", bad, stdin="{}")
+        assert refused.returncode == 2 and "--stated-priority-bonus" in refused.stderr

@@ -199,3 +199,14 @@ def test_fifty_real_notifications_on_the_default_model(local_ray, real_base_gguf
     agree = sum((r["folder"], r["priority"]) == (g["folder"], g["priority"]) for r, g in zip(labeled, rows))
     print(f"\n50 rows on Ray (2 actors x 1 thread) in {seconds:.1f} s, load included; folder and priority as "
           f"labeled in {agree}/50")
+
+
+def test_actors_give_a_stated_priority_its_bonus(local_ray, tiny_qwen2):
+    rows = [{"id": i, "app": "Chase", "title": f"Your bank statement {i}", "body": "details " * i} for i in range(6)]
+    labeled = label_dataset(ray.data.from_items(rows), model=str(tiny_qwen2), folders=FOLDERS,
+                            instructions=INSTRUCTIONS, stated_priority_bonus=100, concurrency=1,
+                            batch_size=3).take_all()
+    with Classifier(tiny_qwen2, folders=FOLDERS, instructions=INSTRUCTIONS, stated_priority_bonus=100,
+                    progress=False) as clf:
+        assert_same_results(labeled, clf.classify_many(rows))
+    assert {r["priority"] for r in labeled} == {3}
