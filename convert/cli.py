@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from .errors import ConvertError
 
 #: Modules that provide a subcommand (``register(subparsers) -> None``); add new ones here.
-COMMANDS: list[str] = ["convert.build_cli"]
+COMMANDS: list[str] = ["convert.build_cli", "convert.soup"]
 
 
 def make_parser() -> argparse.ArgumentParser:

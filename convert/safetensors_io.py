@@ -83,3 +83,24 @@ def read_tensor(ref: TensorRef, rows: slice | None = None) -> np.ndarray:
     finally:
         del mm
     return out.reshape(ref.shape) if (rows is None and not ref.shape) else out
+
+
+def write_tensors(path: Path, tensors: dict[str, np.ndarray], dtype: str = "F32") -> None:
+    """Write ``tensors`` (name -> array) as one safetensors file in ``dtype`` ("F32" or "F16"), atomically."""
+    from notifclf.files import atomic_write
+
+    if dtype not in ("F32", "F16"):
+        raise ValueError(f"write_tensors writes F32 or F16, not {dtype}")
+    header: dict[str, object] = {"__metadata__": {"format": "pt"}}
+    blobs, offset = [], 0
+    for name, x in tensors.items():
+        raw = np.ascontiguousarray(x, dtype=_DTYPES[dtype]).tobytes()
+        header[name] = {"dtype": dtype, "shape": list(x.shape), "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    head = json.dumps(header).encode()
+    head += b" " * (-len(head) % 8)
+    with atomic_write(Path(path)) as f:
+        f.write(struct.pack("<Q", len(head)) + head)
+        for blob in blobs:
+            f.write(blob)
