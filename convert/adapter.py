@@ -146,16 +146,27 @@ def _module_name(key: str, path: Path) -> tuple[str, str]:
     return module, m.group("ab")
 
 
-def _training_config(path: Path) -> dict[str, Any]:
-    """The ``config`` of the adapter's ``training.json`` (written by ``convert.train``); {} for adapters trained
+def read_training_record(path: Path) -> dict[str, Any]:
+    """The adapter's ``training.json`` (written by ``convert.train`` or ``convert soup``); {} for adapters trained
     elsewhere, which have no such file."""
     record = path / TRAINING_RECORD
     if not record.is_file():
         return {}
     try:
-        return json.loads(record.read_text(encoding="utf-8")).get("config") or {}
-    except (OSError, ValueError, AttributeError) as exc:
+        data = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
         raise AdapterError(f"{record}: not a readable training record ({exc})") from exc
+    if not isinstance(data, dict):
+        raise AdapterError(f"{record}: not a readable training record (not a JSON object)")
+    return data
+
+
+def _training_config(path: Path) -> dict[str, Any]:
+    """The ``config`` of the adapter's training record: how training showed the prompt."""
+    config = read_training_record(path).get("config") or {}
+    if not isinstance(config, dict):
+        raise AdapterError(f"{path / TRAINING_RECORD}: not a readable training record (its config is not an object)")
+    return config
 
 
 def _folder_labels(config: dict[str, Any]) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .adapter import CONFIG_FILE, TRAINING_RECORD, WEIGHTS_FILE, read_config
+from .adapter import CONFIG_FILE, TRAINING_RECORD, WEIGHTS_FILE, read_config, read_training_record
 from .errors import AdapterError, UnsupportedAdapterError
 from .hashing import sha256_file
 from .safetensors_io import read_header, read_tensor, write_tensors
@@ -29,19 +29,6 @@ from .safetensors_io import read_header, read_tensor, write_tensors
 _SHARED_CONFIG = ("r", "lora_alpha", "use_rslora", "base_model_name_or_path", "layers_to_transform")
 #: training.json config keys that change the prompt the model was trained to read
 _SHARED_TRAINING = ("folder_codes", "repeat_codes", "preference_hints", "example_hints")
-
-
-def _training_record(path: Path) -> dict[str, Any]:
-    record = path / TRAINING_RECORD
-    if not record.is_file():
-        return {}
-    try:
-        data = json.loads(record.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise AdapterError(f"{record}: not a readable training record ({exc})") from exc
-    if not isinstance(data, dict):
-        raise AdapterError(f"{record}: not a JSON object")
-    return data
 
 
 def _check_alike(paths: Sequence[Path], configs: list[dict[str, Any]], records: list[dict[str, Any]]) -> None:
@@ -70,7 +57,7 @@ def soup_adapters(sources: Sequence[str | Path], out: str | Path) -> Path:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise AdapterError(f"{out}: exists and is not an empty directory; choose another")
     configs = [read_config(p) for p in paths]
-    records = [_training_record(p) for p in paths]
+    records = [read_training_record(p) for p in paths]
     _check_alike(paths, configs, records)
     headers = [read_header(p / WEIGHTS_FILE, AdapterError) for p in paths]
     for path, header in zip(paths[1:], headers[1:]):
@@ -89,7 +76,8 @@ def soup_adapters(sources: Sequence[str | Path], out: str | Path) -> Path:
         "soup_of": [{"adapter": str(p), "weights_sha256": sha256_file(p / WEIGHTS_FILE),
                      "examples_seen": r.get("examples_seen"), "seed": (r.get("config") or {}).get("seed")}
                     for p, r in zip(paths, records)],
-        "config": records[0].get("config") or {},  # the prompt flags, the same for every ingredient
+        # what convert.adapter reads: the prompt training showed, the same for every ingredient (checked above)
+        "config": {key: (records[0].get("config") or {}).get(key) for key in _SHARED_TRAINING},
         "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     (out / TRAINING_RECORD).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")

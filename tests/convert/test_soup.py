@@ -29,9 +29,8 @@ def test_the_soup_merges_to_the_mean_delta(qwen2_bf16: TinyModel, tmp_path: Path
     assert main(["soup", str(one.path), str(two.path), "--out", str(tmp_path / "soup")]) == 0
 
     soup = load_adapter(tmp_path / "soup")
-    for target, pair in soup.pairs.items():
-        module = pair.module
-        (a1, b1, s1), (a2, b2, s2) = one.loras[module], two.loras[module]
+    for pair in soup.pairs.values():
+        (a1, b1, s1), (a2, b2, s2) = one.loras[pair.module], two.loras[pair.module]
         mean = (s1 * b1 @ a1 + s2 * b2 @ a2) / 2
         np.testing.assert_allclose(pair.scale * pair.b @ pair.a, mean, rtol=1e-5, atol=1e-7)
     assert soup.config["r"] == 8 and soup.config["lora_alpha"] == 8
