@@ -30,7 +30,7 @@ from .prompt import MAX_PROMPT_EXAMPLES, PromptExample
 from .models.registry import ModelSpec
 from .result import Classification
 from .schema import output_schema
-from .stated_priority import STATED_PRIORITY_BONUS
+from .stated_priority import STATED_PRIORITY_BONUS, checked_bonus
 
 logger = logging.getLogger("notifclf")
 
@@ -119,9 +119,7 @@ class Classifier:
             raise ValueError(f"folder_orders must be 1, 2 or 3, got {folder_orders!r}")
         if not isinstance(calibrate_corrections, bool):
             raise ValueError(f"calibrate_corrections must be True or False, got {calibrate_corrections!r}")
-        if isinstance(stated_priority_bonus, bool) or not isinstance(stated_priority_bonus, (int, float)) \
-                or not 0 <= stated_priority_bonus <= 100:
-            raise ValueError(f"stated_priority_bonus must be a number from 0 to 100, got {stated_priority_bonus!r}")
+        stated_priority_bonus = checked_bonus(stated_priority_bonus)
         if decoding not in ("fast", "grammar"):
             raise ValueError(f"decoding must be 'fast' or 'grammar', got {decoding!r}")
         if corrections_by not in CORRECTIONS_BY:

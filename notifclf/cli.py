@@ -17,7 +17,7 @@ from .embedding.folder_prior import PRIOR_CHOICES
 from .errors import InvalidNotificationError, NotifclfError
 from .folders import load_folders_file
 from .ray_batch import add_ray_options
-from .stated_priority import STATED_PRIORITY_BONUS
+from .stated_priority import MAX_STATED_PRIORITY_BONUS, STATED_PRIORITY_BONUS, checked_bonus
 
 if TYPE_CHECKING:
     from .classifier import Classifier
@@ -46,19 +46,18 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--folder-orders", type=int, choices=[1, 2, 3], default=1,
                    help="read each notification with the folder list in this many orders and sum the folder "
                         "log-probabilities (steadier on your own folders, that many times slower)")
-    p.add_argument("--stated-priority-bonus", type=_bonus, default=STATED_PRIORITY_BONUS, metavar="0-100",
+    p.add_argument("--stated-priority-bonus", type=_bonus, default=STATED_PRIORITY_BONUS,
+                   metavar=f"0-{MAX_STATED_PRIORITY_BONUS}",
                    help="weight (log space) given to the priority a matching preference states, e.g. 'GitHub can "
                         f"always wait' (default {STATED_PRIORITY_BONUS}; 0: the model's own priority; README)")
 
 
 def _bonus(text: str) -> float:
     try:
-        value = float(text)
+        return checked_bonus(float(text))
     except ValueError:
-        value = float("nan")
-    if not 0 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"must be a number from 0 to 100, got {text!r}")
-    return value
+        raise argparse.ArgumentTypeError(
+            f"must be a number from 0 to {MAX_STATED_PRIORITY_BONUS}, got {text!r}") from None
 
 
 def reading_options(args: argparse.Namespace) -> dict[str, Any]:

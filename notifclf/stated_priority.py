@@ -24,6 +24,14 @@ from .preference_hints import matching_rules, rule_sentences
 
 # log-space bonus for the stated priority (evals/choose_priority_bonus.py; 0 turns it off)
 STATED_PRIORITY_BONUS = 0.5
+MAX_STATED_PRIORITY_BONUS = 100  # far past any model's confidence: the stated priority forced
+
+
+def checked_bonus(value: object) -> float:
+    """``value`` as a bonus, or ValueError: a number from 0 to :data:`MAX_STATED_PRIORITY_BONUS` (not a bool, not NaN)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_STATED_PRIORITY_BONUS:
+        raise ValueError(f"stated_priority_bonus must be a number from 0 to {MAX_STATED_PRIORITY_BONUS}, got {value!r}")
+    return float(value)
 
 # Only a number that follows a word for priority: "P1 incidents are urgent" or "my 3 kids" state no number.
 _NUMBERED = re.compile(r"(?:priority|prioridad|priorité|priorität|prioridade|优先级(?:为|是)?)\s*:?\s*([123])(?!\d)",
